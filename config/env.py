@@ -1,0 +1,131 @@
+"""Small typed readers for settings that come from the environment.
+
+Every secret may also come from a file named by ``NAME_FILE`` (Docker and
+systemd credentials), so that it never has to sit in the process environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def envstr(name: str, default: str = "") -> str:
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        return Path(file_name).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    value = value.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer") from exc
+
+
+def envlist(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def database_from_url(url: str, sqlite_path: Path) -> dict:
+    """Return a Django DATABASES entry for ``url`` (postgres://…) or SQLite."""
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(sqlite_path),
+            "OPTIONS": {
+                # WAL lets readers run beside the single writer; IMMEDIATE
+                # takes the write lock at BEGIN so concurrent writers queue
+                # instead of failing with "database is locked" mid-transaction.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+                    "PRAGMA busy_timeout=20000;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    parsed = urlparse(url)
+    if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parsed.path.lstrip("/")),
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or ""),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+def parse_seed_keys(value: str) -> dict[str, bytes]:
+    """Parse ``kid:base64key,kid2:base64key`` (the first id is current)."""
+    keys: dict[str, bytes] = {}
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kid, sep, b64 = item.partition(":")
+        if not sep or not kid.isalnum():
+            raise ImproperlyConfigured("TESSERA_SEED_KEYS must be kid:base64,...")
+        key = base64.b64decode(b64 + "=" * (-len(b64) % 4))
+        if len(key) != 32:
+            raise ImproperlyConfigured(f"seed key {kid} must be 32 bytes")
+        keys[kid] = key
+    return keys
+
+
+def local_secrets(path: Path) -> dict:
+    """Load, or create on first run, the untracked file of generated secrets.
+
+    Only used when DEBUG is on (a laptop); production fails closed instead.
+    """
+    if path.exists():
+        return json.loads(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "secret_key": secrets.token_urlsafe(50),
+        "seed_keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "pin_key": secrets.token_urlsafe(32),
+    }
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    try:
+        os.link(tmp, path)  # atomic: a concurrent first run keeps one winner
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return json.loads(path.read_text())

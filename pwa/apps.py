@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PwaConfig(AppConfig):
+    name = "pwa"
+    verbose_name = "Tessera authenticator (PWA)"

@@ -1,0 +1,116 @@
+"""A Tessera device written from PROTOCOL.md alone (no server code imported).
+
+Used by the tests and the benchmarks to prove the protocol is followable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import struct
+import time
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+SEED_LENGTHS = {"SHA1": 20, "SHA256": 32, "SHA512": 64}
+HASHES = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64u(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def raw_public(key) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+def parse_activation(text: str) -> tuple[bytes, bytes]:
+    cleaned = "".join(c for c in text if c not in " -").upper()
+    cleaned = cleaned.translate(str.maketrans("018", "OIB"))
+    payload = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    assert payload[0] == 1 and hashlib.sha256(payload[:-2]).digest()[:2] == payload[-2:]
+    return payload[1:11], payload[11:27]
+
+
+def hotp(seed: bytes, counter: int, digits: int, algorithm: str) -> str:
+    mac = hmac.new(seed, struct.pack(">Q", counter), HASHES[algorithm]).digest()
+    offset = mac[-1] & 0x0F
+    value = (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % 10**digits
+    return str(value).zfill(digits)
+
+
+@dataclass
+class Device:
+    ecdh: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    serial: str = ""
+    seed: bytes = b""
+    otp: dict = field(default_factory=dict)
+    policy: dict = field(default_factory=dict)
+    counter: int = 0
+
+    def activate_body(self, activation: str, name: str = "Test phone") -> dict:
+        return {
+            "activation": activation,
+            "ecdh_public_key": b64u(raw_public(self.ecdh)),
+            "device_public_key": b64u(raw_public(self.key)),
+            "device_name": name,
+            "platform": "test",
+        }
+
+    def accept_activation(self, activation: str, answer: dict) -> None:
+        enrollment_id, _code = parse_activation(activation)
+        self.serial = answer["serial"]
+        self.otp = answer["otp"]
+        self.policy = answer["policy"]
+        self.counter = self.otp.get("counter", 0)
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), unb64u(answer["server_ecdh_public_key"])
+        )
+        shared = self.ecdh.exchange(ec.ECDH(), peer)
+        self.seed = HKDF(
+            algorithm=hashes.SHA256(),
+            length=SEED_LENGTHS[self.otp["algorithm"]],
+            salt=enrollment_id,
+            info=b"tessera/v1/seed|" + self.serial.encode(),
+        ).derive(shared)
+
+    def sign(self, text: str) -> str:
+        der = self.key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return b64u(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    def code(self, now: float | None = None, counter: int | None = None) -> str:
+        digits, algorithm = self.otp["digits"], self.otp["algorithm"]
+        if self.otp["type"] == "hotp":
+            return hotp(self.seed, self.counter if counter is None else counter,
+                        digits, algorithm)
+        now = time.time() if now is None else now
+        return hotp(self.seed, int(now) // self.otp["period"], digits, algorithm)
+
+    def next_code(self) -> str:
+        """HOTP: the next code, advancing the counter (the 'next passcode' button)."""
+        code = self.code()
+        self.counter += 1
+        return code
+
+    def confirm_body(self, server_pin: str = "", now: float | None = None) -> dict:
+        otp = self.code(now=now) if self.otp["type"] == "totp" else self.next_code()
+        text = f"tessera/v1/confirm|{self.serial}|{otp}|{server_pin}"
+        return {"serial": self.serial, "otp": otp, "server_pin": server_pin,
+                "signature": self.sign(text)}

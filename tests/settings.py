@@ -1,0 +1,19 @@
+"""Test settings: the embedded defaults plus test-only overrides."""
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault(
+    "TESSERA_DATA_DIR", str(Path(tempfile.gettempdir()) / f"tessera-test-{os.getuid()}")
+)
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import DATA_DIR, DATABASES, REST_FRAMEWORK  # noqa: E402
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A file, not :memory:, so a live server in another process sees the same data.
+DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"device": "10000/minute"}
+WHITENOISE_AUTOREFRESH = True

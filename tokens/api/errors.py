@@ -1,0 +1,64 @@
+"""Every API error has the same body: ``{"error": code, "detail": sentence}``."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tokens.services.errors import ServiceError
+
+_CODES = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.AuthenticationFailed: "unauthorized",
+    exceptions.NotAuthenticated: "unauthorized",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.NotAcceptable: "not_acceptable",
+}
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+def _sentence(detail) -> str:
+    if isinstance(detail, dict):
+        parts = []
+        for field, errors in detail.items():
+            text = " ".join(str(e) for e in errors) if isinstance(errors, list) else str(errors)
+            parts.append(text if field == "non_field_errors" else f"{field}: {text}")
+        return " ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(str(e) for e in detail)
+    return str(detail)
+
+
+def error_response(code: str, detail: str, status_code: int, **extra) -> Response:
+    return Response({"error": code, "detail": detail, **extra}, status=status_code)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        return error_response(exc.code, exc.detail, exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        body = {
+            "error": "invalid_request",
+            "detail": _sentence(exc.detail),
+            "fields": exc.detail if isinstance(exc.detail, dict) else {},
+        }
+    elif isinstance(exc, RequestTooLarge):
+        body = {"error": "too_large", "detail": str(exc.detail)}
+    else:
+        code = next((c for k, c in _CODES.items() if isinstance(exc, k)), "error")
+        body = {"error": code, "detail": _sentence(exc.detail)}
+    response.data = body
+    return response

@@ -1,0 +1,87 @@
+"""Shapes of API bodies. Validation of form only; rules live in services."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown fields and numbers where text is expected.
+
+    DRF would quietly turn ``12345`` into ``"12345"`` and ignore a misspelt
+    field; a security API should say the request is wrong instead.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            wrong = {
+                name: ["Must be a string."]
+                for name, f in self.fields.items()
+                if isinstance(f, serializers.CharField)
+                and name in data
+                and not isinstance(data[name], str)
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown field(s): {', '.join(sorted(map(str, unknown)))}."
+            )
+        return attrs
+
+
+class ValidateRequest(StrictSerializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    passcode = serializers.RegexField(
+        r"^[A-Za-z0-9]{6,24}$",
+        max_length=24,
+        error_messages={"invalid": "A passcode is 6 to 24 letters or digits."},
+    )
+    ip = serializers.IPAddressField(required=False, help_text="The end user's IP.")
+
+
+class ValidateResponse(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["accept", "reject"])
+    serial = serializers.CharField(required=False)
+
+
+class ErrorResponse(serializers.Serializer):
+    error = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ActivateRequest(StrictSerializer):
+    activation = serializers.CharField(max_length=120)
+    ecdh_public_key = serializers.CharField(max_length=100)
+    device_public_key = serializers.CharField(max_length=100)
+    device_name = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default=""
+    )
+    platform = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+
+
+class ActivateResponse(serializers.Serializer):
+    serial = serializers.CharField()
+    label = serializers.CharField()
+    server_ecdh_public_key = serializers.CharField()
+    otp = serializers.DictField()
+    policy = serializers.DictField()
+
+
+class ConfirmRequest(StrictSerializer):
+    serial = serializers.CharField(max_length=16)
+    otp = serializers.RegexField(r"^[0-9]{6,8}$", max_length=8)
+    server_pin = serializers.CharField(
+        max_length=16, allow_blank=True, required=False, default="", trim_whitespace=False
+    )
+    signature = serializers.CharField(max_length=100)
+
+
+class ConfirmResponse(serializers.Serializer):
+    state = serializers.CharField()

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from tokens.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/validate", views.ValidateView.as_view(), name="validate"),
+    path("device/activate", views.ActivateView.as_view(), name="device-activate"),
+    path("device/confirm", views.ConfirmView.as_view(), name="device-confirm"),
+]

@@ -1,0 +1,281 @@
+"""The authentication domain: policies, tokens, enrollments, audit, API clients.
+
+Models hold fields, constraints and states; every write goes through a
+service in ``tokens.services``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device
+
+
+class Policy(models.Model):
+    class OtpKind(models.TextChoices):
+        TIME = "totp", _("Time based (TOTP)")
+        EVENT = "hotp", _("Event based (HOTP)")
+
+    class Algorithm(models.TextChoices):
+        SHA1 = "SHA1", "SHA-1"
+        SHA256 = "SHA256", "SHA-256"
+        SHA512 = "SHA512", "SHA-512"
+
+    class PinMode(models.TextChoices):
+        NONE = "none", _("No PIN")
+        TOKEN = "token", _("Token PIN (kept on the device)")
+        SERVER = "server", _("Server PIN (typed before the passcode)")
+
+    class PinCharset(models.TextChoices):
+        NUMERIC = "numeric", _("Digits only")
+        ALPHANUMERIC = "alphanumeric", _("Letters and digits")
+
+    class Fingerprint(models.TextChoices):
+        DISABLED = "disabled", _("Disabled")
+        ALLOWED = "allowed", _("Allowed")
+        REQUIRED = "required", _("Required")
+
+    name = models.CharField(max_length=80, unique=True)
+    is_default = models.BooleanField(default=False)
+    otp_kind = models.CharField(
+        max_length=4, choices=OtpKind.choices, default=OtpKind.TIME
+    )
+    digits = models.PositiveSmallIntegerField(choices=[(6, "6"), (8, "8")], default=6)
+    period = models.PositiveSmallIntegerField(
+        choices=[(30, "30 s"), (60, "60 s")], default=30
+    )
+    algorithm = models.CharField(
+        max_length=6, choices=Algorithm.choices, default=Algorithm.SHA1
+    )
+    pin_mode = models.CharField(
+        max_length=6, choices=PinMode.choices, default=PinMode.TOKEN
+    )
+    pin_min_length = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(4), MaxValueValidator(16)]
+    )
+    pin_max_length = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(4), MaxValueValidator(16)]
+    )
+    pin_charset = models.CharField(
+        max_length=12, choices=PinCharset.choices, default=PinCharset.NUMERIC
+    )
+    pin_max_attempts = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text=_("Wrong token PINs before the device wipes the token."),
+    )
+    push_enabled = models.BooleanField(default=True)
+    number_matching = models.BooleanField(default=True)
+    qr_enrollment = models.BooleanField(default=True)
+    fingerprint = models.CharField(
+        max_length=8, choices=Fingerprint.choices, default=Fingerprint.ALLOWED
+    )
+    enrollment_link_hours = models.PositiveIntegerField(
+        default=72, validators=[MinValueValidator(1), MaxValueValidator(24 * 30)]
+    )
+    activation_attempts = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    lockout_threshold = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text=_("Consecutive failed validations that lock a token."),
+    )
+    auto_unlock_minutes = models.PositiveIntegerField(
+        default=0, help_text=_("Minutes until a locked token unlocks; 0 = never.")
+    )
+    otp_window = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MaxValueValidator(10)],
+        help_text=_("Time steps accepted either side of now (TOTP)."),
+    )
+    push_lifetime_seconds = models.PositiveIntegerField(
+        default=120, validators=[MinValueValidator(15), MaxValueValidator(600)]
+    )
+    max_tokens_per_user = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1)]
+    )
+
+    class Meta:
+        verbose_name_plural = "policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="one_default_policy",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pin_min_length__lte=models.F("pin_max_length")),
+                name="pin_lengths_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.pin_min_length > self.pin_max_length:
+            raise ValidationError(_("The minimum PIN length exceeds the maximum."))
+
+    @property
+    def enrollment_lifetime(self) -> timedelta:
+        return timedelta(hours=self.enrollment_link_hours)
+
+    def otp_description(self) -> dict:
+        return {
+            "type": self.otp_kind,
+            "algorithm": self.algorithm,
+            "digits": self.digits,
+            **({"period": self.period} if self.otp_kind == "totp" else {"counter": 0}),
+        }
+
+    def device_policy(self) -> dict:
+        return {
+            "pin_mode": self.pin_mode,
+            "pin_min_length": self.pin_min_length,
+            "pin_max_length": self.pin_max_length,
+            "pin_charset": self.pin_charset,
+            "pin_max_attempts": self.pin_max_attempts,
+            "fingerprint": self.fingerprint,
+            "push": self.push_enabled,
+            "number_matching": self.number_matching,
+        }
+
+
+class Token(Device):
+    """An OATH token held by one device; a django-otp ``Device``.
+
+    ``confirmed`` (django-otp's flag) is true exactly while the token can
+    authenticate: state active. Verification goes through
+    ``tokens.services.otp`` so every door shares one implementation.
+    """
+
+    class State(models.TextChoices):
+        ASSIGNED = "assigned", _("Assigned")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        LOCKED = "locked", _("Locked")
+        REVOKED = "revoked", _("Revoked")
+
+    serial = models.CharField(max_length=16, unique=True)
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="tokens")
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.ASSIGNED, db_index=True
+    )
+    seed_encrypted = models.TextField(blank=True, editable=False)
+    last_t = models.BigIntegerField(
+        default=-1, editable=False, help_text="Last accepted TOTP time step."
+    )
+    counter = models.BigIntegerField(
+        default=0, editable=False, help_text="Next HOTP counter."
+    )
+    drift = models.SmallIntegerField(
+        default=0, editable=False, help_text="TOTP clock drift in steps (resync)."
+    )
+    failure_count = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    device_public_key = models.BinaryField(null=True, blank=True, editable=False)
+    server_pin_digest = models.CharField(max_length=64, blank=True, editable=False)
+    device_name = models.CharField(max_length=64, blank=True)
+    platform = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    enrolled_at = models.DateTimeField(
+        null=True, blank=True, help_text="First successful login with the token."
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "state"])]
+
+    def __str__(self) -> str:
+        return self.serial
+
+    @property
+    def is_event_based(self) -> bool:
+        return self.policy.otp_kind == Policy.OtpKind.EVENT
+
+    def verify_token(self, token) -> bool:
+        """django-otp's entry point (``django_otp.match_token``, OTP forms)."""
+        from tokens.services.otp import token_verify_passcode
+
+        return token_verify_passcode(token=self, passcode=str(token), source="django-otp")
+
+
+class Enrollment(models.Model):
+    """One activation of a token: codes stored only as SHA-256 digests."""
+
+    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="enrollments")
+    enrollment_id = models.CharField(max_length=20, unique=True)  # hex of 10 bytes
+    code_digest = models.CharField(max_length=64, blank=True)
+    link_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.token.serial} enrollment {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return (
+            self.used_at is None
+            and self.voided_at is None
+            and self.expires_at > timezone.now()
+            and self.attempts < self.token.policy.activation_attempts
+        )
+
+
+class AuditEvent(models.Model):
+    """Append-only record of every enrollment step, validation and admin act."""
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        INFO = "info", _("Info")
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=40, db_index=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    actor = models.CharField(max_length=150, blank=True, help_text="Who acted.")
+    username = models.CharField(max_length=150, blank=True, db_index=True)
+    serial = models.CharField(max_length=16, blank=True, db_index=True)
+    source = models.CharField(max_length=40, blank=True, help_text="Which door.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("audit events are append-only")
+
+
+class ApiClient(models.Model):
+    """A relying application; its key is shown once and kept as a digest."""
+
+    name = models.CharField(max_length=80, unique=True)
+    key_prefix = models.CharField(max_length=12, editable=False)
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+

@@ -1,0 +1,3 @@
+"""Websocket routes. Consumers arrive with push (PROTOCOL §4)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,28 @@
+"""Reads that several callers share."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from tokens.models import Policy, Token
+
+
+def policy_default() -> Policy:
+    """The default policy, created with the documented defaults if missing."""
+    policy = Policy.objects.filter(is_default=True).first()
+    if policy is None:
+        policy, _ = Policy.objects.get_or_create(
+            name="Default", defaults={"is_default": True}
+        )
+    return policy
+
+
+def user_by_username(username: str):
+    User = get_user_model()
+    return User.objects.filter(username=username, is_active=True).first()
+
+
+def tokens_for_user(user) -> list[Token]:
+    return list(
+        Token.objects.filter(user=user).select_related("policy").order_by("created_at")
+    )

@@ -1,0 +1,299 @@
+"""Passcode verification: the one implementation every door calls.
+
+Guarantees:
+- a server PIN is checked (keyed digest, constant time) before any OTP is
+  looked at, so a wrong PIN never consumes a code;
+- a code is consumed by one conditional UPDATE, so the same code sent on many
+  connections at once is accepted exactly once;
+- only active tokens authenticate; failures are counted and lock the token at
+  the policy's threshold, optionally unlocking after the policy's delay;
+- every attempt is audited, and callers learn only accept or reject.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tokens import crypto, oath
+from tokens.models import Policy, Token
+from tokens.selectors import user_by_username
+from tokens.services import keys
+from tokens.services.audit import audit_record
+from tokens.services.pins import pin_rule_error
+
+HOTP_LOOKAHEAD = 10
+
+
+class Match(enum.Enum):
+    ACCEPT = "accept"
+    WRONG = "wrong"  # counts as a failure
+    REPLAY = "replay"  # right code, already used: a failure too
+    UNUSABLE = "unusable"  # token state forbids use; not counted
+
+
+@dataclass(frozen=True)
+class Outcome:
+    accepted: bool
+    token: Token | None = None
+
+    @property
+    def result(self) -> str:
+        return "accept" if self.accepted else "reject"
+
+
+def _split_pin(token: Token, passcode: str) -> tuple[str, str]:
+    digits = token.policy.digits
+    if token.policy.pin_mode == Policy.PinMode.SERVER:
+        return passcode[:-digits], passcode[-digits:]
+    return "", passcode
+
+
+def _check_pin(token: Token, pin: str) -> bool:
+    if token.policy.pin_mode != Policy.PinMode.SERVER:
+        return True
+    if not token.server_pin_digest:
+        # After an admin reset the next PIN typed becomes the PIN, provided
+        # it follows the rules and the OTP that comes with it is right.
+        return pin_rule_error(token.policy, pin) is None
+    digest = keys.server_pin_digest(pin, serial=token.serial)
+    return crypto.constant_time_equal(digest, token.server_pin_digest)
+
+
+def _auto_unlock(token: Token) -> None:
+    now = timezone.now()
+    if (
+        token.state == Token.State.LOCKED
+        and token.locked_until is not None
+        and token.locked_until <= now
+    ):
+        unlocked = Token.objects.filter(
+            pk=token.pk, state=Token.State.LOCKED, locked_until__lte=now
+        ).update(state=Token.State.ACTIVE, failure_count=0, locked_until=None)
+        if unlocked:
+            token.state, token.failure_count, token.locked_until = "active", 0, None
+            audit_record(
+                action="token.auto_unlock",
+                outcome="info",
+                username=token.user.get_username(),
+                serial=token.serial,
+            )
+
+
+def _success_fields(now, pin_to_set: str | None, token: Token) -> dict:
+    fields = {
+        "failure_count": 0,
+        "last_used_at": now,
+        "enrolled_at": Coalesce(F("enrolled_at"), now),
+    }
+    if pin_to_set is not None:
+        fields["server_pin_digest"] = keys.server_pin_digest(
+            pin_to_set, serial=token.serial
+        )
+    return fields
+
+
+def _match(token: Token, passcode: str, now: float) -> Match:
+    """Check ``passcode`` against one token and consume it if right."""
+    _auto_unlock(token)
+    if token.state != Token.State.ACTIVE or not token.seed_encrypted:
+        return Match.UNUSABLE
+    policy = token.policy
+    pin, otp = _split_pin(token, passcode)
+    if len(otp) != policy.digits or not otp.isdigit():
+        return Match.WRONG
+    if not _check_pin(token, pin):
+        return Match.WRONG
+    pin_to_set = pin if (pin and not token.server_pin_digest) else None
+    seed = keys.open_seed(token.seed_encrypted, serial=token.serial)
+    when = timezone.now()
+    if policy.otp_kind == Policy.OtpKind.EVENT:
+        for c in range(token.counter, token.counter + HOTP_LOOKAHEAD):
+            code = oath.hotp(seed, c, digits=policy.digits, algorithm=policy.algorithm)
+            if crypto.constant_time_equal(code, otp):
+                consumed = Token.objects.filter(
+                    pk=token.pk, state=Token.State.ACTIVE, counter__lte=c
+                ).update(counter=c + 1, **_success_fields(when, pin_to_set, token))
+                return Match.ACCEPT if consumed else Match.REPLAY
+        return Match.WRONG
+    step = oath.time_step(now, policy.period) + token.drift
+    for t in range(step - policy.otp_window, step + policy.otp_window + 1):
+        code = oath.hotp(seed, t, digits=policy.digits, algorithm=policy.algorithm)
+        if crypto.constant_time_equal(code, otp):
+            if t <= token.last_t:
+                return Match.REPLAY
+            consumed = Token.objects.filter(
+                pk=token.pk, state=Token.State.ACTIVE, last_t__lt=t
+            ).update(last_t=t, **_success_fields(when, pin_to_set, token))
+            return Match.ACCEPT if consumed else Match.REPLAY
+    return Match.WRONG
+
+
+def _count_failures(tokens: list[Token]) -> list[str]:
+    """Add one failure to each token; lock those at the threshold."""
+    ids = [t.pk for t in tokens]
+    if not ids:
+        return []
+    Token.objects.filter(pk__in=ids).update(failure_count=F("failure_count") + 1)
+    now = timezone.now()
+    locked = []
+    for token in Token.objects.filter(
+        pk__in=ids,
+        state=Token.State.ACTIVE,
+        failure_count__gte=F("policy__lockout_threshold"),
+    ).select_related("policy"):
+        minutes = token.policy.auto_unlock_minutes
+        Token.objects.filter(pk=token.pk, state=Token.State.ACTIVE).update(
+            state=Token.State.LOCKED,
+            locked_until=now + timedelta(minutes=minutes) if minutes else None,
+        )
+        locked.append(token.serial)
+    return locked
+
+
+def verify_tokens(
+    *,
+    tokens: list[Token],
+    username: str,
+    passcode: str,
+    source: str,
+    ip: str | None = None,
+    client: str = "",
+    now: float | None = None,
+) -> Outcome:
+    """Try ``passcode`` against ``tokens`` of one user; count and audit."""
+    now = time.time() if now is None else now
+    results = [(token, _match(token, passcode, now)) for token in tokens]
+    accepted = next((t for t, m in results if m is Match.ACCEPT), None)
+    if accepted is not None:
+        audit_record(
+            action="otp.validate",
+            outcome="success",
+            username=username,
+            serial=accepted.serial,
+            source=source,
+            ip=ip,
+            client=client,
+        )
+        return Outcome(True, accepted)
+    counted = [t for t, m in results if m in (Match.WRONG, Match.REPLAY)]
+    locked = _count_failures(counted)
+    reasons = {t.serial: m.value for t, m in results}
+    audit_record(
+        action="otp.validate",
+        outcome="failure",
+        username=username,
+        serial=counted[0].serial if len(counted) == 1 else "",
+        source=source,
+        ip=ip,
+        client=client,
+        reasons=reasons,
+        **({"locked": locked} if locked else {}),
+        **({} if tokens else {"reason": "no usable token or unknown user"}),
+    )
+    for serial in locked:
+        audit_record(
+            action="token.lock",
+            outcome="info",
+            username=username,
+            serial=serial,
+            source=source,
+            reason="lockout threshold reached",
+        )
+    return Outcome(False)
+
+
+def validate_passcode(
+    *,
+    username: str,
+    passcode: str,
+    source: str,
+    ip: str | None = None,
+    client: str = "",
+    now: float | None = None,
+) -> Outcome:
+    """Validate ``passcode`` (or PIN + passcode) for ``username``.
+
+    Unknown users, users without tokens and wrong codes look the same to the
+    caller: a reject.
+    """
+    user = user_by_username(username)
+    tokens = (
+        list(
+            Token.objects.filter(user=user)
+            .filter(Q(state=Token.State.ACTIVE) | Q(state=Token.State.LOCKED))
+            .select_related("policy", "user")
+        )
+        if user is not None
+        else []
+    )
+    return verify_tokens(
+        tokens=tokens,
+        username=username,
+        passcode=passcode,
+        source=source,
+        ip=ip,
+        client=client,
+        now=now,
+    )
+
+
+def token_verify_passcode(*, token: Token, passcode: str, source: str) -> bool:
+    """django-otp's ``Device.verify_token`` for one token."""
+    token = Token.objects.select_related("policy", "user").get(pk=token.pk)
+    outcome = verify_tokens(
+        tokens=[token],
+        username=token.user.get_username(),
+        passcode=passcode,
+        source=source,
+    )
+    return outcome.accepted
+
+
+def token_resync(
+    *, token: Token, first: str, second: str, actor: str, now: float | None = None
+) -> bool:
+    """Resynchronise from two consecutive codes (HOTP counter or TOTP drift)."""
+    now = time.time() if now is None else now
+    policy = token.policy
+    seed = keys.open_seed(token.seed_encrypted, serial=token.serial)
+
+    def code(n: int) -> str:
+        return oath.hotp(seed, n, digits=policy.digits, algorithm=policy.algorithm)
+
+    if policy.otp_kind == Policy.OtpKind.EVENT:
+        candidates = range(token.counter, token.counter + 1000)
+    else:
+        step = oath.time_step(now, policy.period)
+        # Within ±100 steps (50 minutes at 30 s), nearest first.
+        candidates = sorted(range(step - 100, step + 101), key=lambda s: abs(s - step))
+    found = None
+    for n in candidates:
+        if crypto.constant_time_equal(code(n), first) and crypto.constant_time_equal(
+            code(n + 1), second
+        ):
+            found = n
+            break
+    if found is not None:
+        if policy.otp_kind == Policy.OtpKind.EVENT:
+            Token.objects.filter(pk=token.pk).update(counter=found + 2, failure_count=0)
+        else:
+            Token.objects.filter(pk=token.pk).update(
+                drift=found + 1 - oath.time_step(now, policy.period),
+                last_t=found + 1,
+                failure_count=0,
+            )
+    audit_record(
+        action="token.resync",
+        outcome="success" if found is not None else "failure",
+        actor=actor,
+        username=token.user.get_username(),
+        serial=token.serial,
+    )
+    return found is not None
