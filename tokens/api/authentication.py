@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from tokens.models import ApiClient
@@ -33,3 +34,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 class IsApiClient(permissions.BasePermission):
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiClient)
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Documents the Bearer key in the OpenAPI schema."""
+
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A relying application's key (create_api_client or admin).",
+        }

@@ -1,0 +1,59 @@
+"""Management commands used from scripts."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tokens.models import Token
+from tokens.services.apiclients import api_client_authenticate
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_assign_token_prints_one_json_object(user, api):
+    from tests.device_client import Device
+
+    data = json.loads(run("assign_token", "alice"))
+    assert set(data) == {"serial", "enrollment_url", "activation_string",
+                         "activation_link"}
+    assert data["activation_link"].endswith("/app/#activate=" + data["activation_string"])
+    assert Token.objects.get().serial == data["serial"]
+    device = Device()
+    response = api.post("/api/v1/device/activate",
+                        device.activate_body(data["activation_string"]), format="json")
+    assert response.status_code == 200
+
+
+def test_assign_token_with_a_policy_name(user, make_policy):
+    make_policy(name="VPN users", otp_kind="hotp")
+    data = json.loads(run("assign_token", "alice", "--policy", "VPN users"))
+    assert Token.objects.get(serial=data["serial"]).policy.name == "VPN users"
+
+
+def test_assign_token_refuses_unknown_users_and_policies(user):
+    with pytest.raises(CommandError, match="No user"):
+        run("assign_token", "nobody")
+    with pytest.raises(CommandError, match="No policy"):
+        run("assign_token", "alice", "--policy", "nope")
+
+
+def test_assign_token_respects_the_token_limit(user, make_policy):
+    make_policy(name="one", max_tokens_per_user=1)
+    run("assign_token", "alice", "--policy", "one")
+    with pytest.raises(CommandError, match="most tokens"):
+        run("assign_token", "alice", "--policy", "one")
+
+
+def test_create_api_client_prints_a_working_key():
+    key = run("create_api_client", "VPN").strip()
+    assert api_client_authenticate(key).name == "VPN"
+    with pytest.raises(CommandError, match="exists"):
+        run("create_api_client", "VPN")

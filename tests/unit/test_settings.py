@@ -1,0 +1,45 @@
+"""Settings fail closed in production and pass check --deploy."""
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args, env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    base.pop("TESSERA_DATA_DIR", None)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
+                          env={**base, **env}, capture_output=True, text=True)
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path):
+    result = manage("check", env={"DEBUG": "false", "TESSERA_DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr and "TESSERA_SEED_KEYS" in result.stderr
+    assert not (tmp_path / "secrets.json").exists()
+
+
+def test_production_settings_pass_check_deploy(tmp_path):
+    key_file = tmp_path / "pin.key"
+    key_file.write_text("p" * 40)
+    env = {
+        "DEBUG": "false",
+        "TESSERA_DATA_DIR": str(tmp_path),
+        "DJANGO_SECRET_KEY": "x7!" * 20 + "Zq9",
+        "TESSERA_SEED_KEYS": "k2:" + base64.b64encode(b"k" * 32).decode(),
+        "TESSERA_PIN_KEY_FILE": str(key_file),
+        "SITE_URL": "https://mfa.example.com",
+    }
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_first_run_generates_secrets_in_a_private_file(tmp_path):
+    result = manage("check", env={"TESSERA_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    secrets = tmp_path / "secrets.json"
+    assert secrets.exists() and oct(secrets.stat().st_mode & 0o777) == "0o600"
