@@ -61,6 +61,9 @@ def database_from_url(url: str, sqlite_path: Path) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(sqlite_path),
+            # Kept per worker thread (config.handlers closes stale ones), so
+            # the PRAGMAs below run once per thread, not once per request.
+            "CONN_MAX_AGE": 600,
             "OPTIONS": {
                 # WAL lets readers run beside the single writer; IMMEDIATE
                 # takes the write lock at BEGIN so concurrent writers queue

@@ -49,7 +49,9 @@ def enroll(api):
     """Assign, activate and confirm a token through the device API."""
 
     def run(user, policy: Policy | None = None, server_pin: str = "") -> Device:
-        issued = token_assign(user=user, policy=policy or policy_default(), actor="test")
+        issued = token_assign(
+            user=user, policy=policy or policy_default(), actor="test"
+        )
         device = Device()
         answer = api.post(
             "/api/v1/device/activate",

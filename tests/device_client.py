@@ -98,8 +98,12 @@ class Device:
     def code(self, now: float | None = None, counter: int | None = None) -> str:
         digits, algorithm = self.otp["digits"], self.otp["algorithm"]
         if self.otp["type"] == "hotp":
-            return hotp(self.seed, self.counter if counter is None else counter,
-                        digits, algorithm)
+            return hotp(
+                self.seed,
+                self.counter if counter is None else counter,
+                digits,
+                algorithm,
+            )
         now = time.time() if now is None else now
         return hotp(self.seed, int(now) // self.otp["period"], digits, algorithm)
 
@@ -112,5 +116,9 @@ class Device:
     def confirm_body(self, server_pin: str = "", now: float | None = None) -> dict:
         otp = self.code(now=now) if self.otp["type"] == "totp" else self.next_code()
         text = f"tessera/v1/confirm|{self.serial}|{otp}|{server_pin}"
-        return {"serial": self.serial, "otp": otp, "server_pin": server_pin,
-                "signature": self.sign(text)}
+        return {
+            "serial": self.serial,
+            "otp": otp,
+            "server_pin": server_pin,
+            "signature": self.sign(text),
+        }

@@ -27,21 +27,59 @@ def _actor(request) -> str:
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "is_default", "otp_kind", "digits", "period", "algorithm",
-        "pin_mode", "push_enabled", "number_matching", "fingerprint",
+        "name",
+        "is_default",
+        "otp_kind",
+        "digits",
+        "period",
+        "algorithm",
+        "pin_mode",
+        "push_enabled",
+        "number_matching",
+        "fingerprint",
     )
     list_filter = ("otp_kind", "pin_mode", "push_enabled", "fingerprint")
     search_fields = ("name",)
     fieldsets = (
         (None, {"fields": ("name", "is_default")}),
-        ("Passcodes", {"fields": ("otp_kind", "digits", "period", "algorithm",
-                                  "otp_window")}),
-        ("PIN", {"fields": ("pin_mode", "pin_min_length", "pin_max_length",
-                            "pin_charset", "pin_max_attempts")}),
-        ("Push and fingerprint", {"fields": ("push_enabled", "number_matching",
-                                             "push_lifetime_seconds", "fingerprint")}),
-        ("Enrollment", {"fields": ("qr_enrollment", "enrollment_link_hours",
-                                   "activation_attempts", "max_tokens_per_user")}),
+        (
+            "Passcodes",
+            {"fields": ("otp_kind", "digits", "period", "algorithm", "otp_window")},
+        ),
+        (
+            "PIN",
+            {
+                "fields": (
+                    "pin_mode",
+                    "pin_min_length",
+                    "pin_max_length",
+                    "pin_charset",
+                    "pin_max_attempts",
+                )
+            },
+        ),
+        (
+            "Push and fingerprint",
+            {
+                "fields": (
+                    "push_enabled",
+                    "number_matching",
+                    "push_lifetime_seconds",
+                    "fingerprint",
+                )
+            },
+        ),
+        (
+            "Enrollment",
+            {
+                "fields": (
+                    "qr_enrollment",
+                    "enrollment_link_hours",
+                    "activation_attempts",
+                    "max_tokens_per_user",
+                )
+            },
+        ),
         ("Lockout", {"fields": ("lockout_threshold", "auto_unlock_minutes")}),
     )
 
@@ -78,21 +116,42 @@ def _run_lifecycle(modeladmin, request, queryset, fn, verb):
 @admin.register(Token)
 class TokenAdmin(admin.ModelAdmin):
     list_display = (
-        "serial", "user", "name", "policy", "state", "failure_count",
-        "device_name", "activated_at", "last_used_at",
+        "serial",
+        "user",
+        "name",
+        "policy",
+        "state",
+        "failure_count",
+        "device_name",
+        "activated_at",
+        "last_used_at",
     )
     list_filter = ("state", "policy", ("user", admin.RelatedOnlyFieldListFilter))
     search_fields = ("serial", "user__username", "user__email", "name", "device_name")
     list_select_related = ("user", "policy")
     readonly_fields = (
-        "serial", "user", "state", "failure_count", "locked_until", "device_name",
-        "platform", "created_at", "activated_at", "enrolled_at", "last_used_at",
+        "serial",
+        "user",
+        "state",
+        "failure_count",
+        "locked_until",
+        "device_name",
+        "platform",
+        "created_at",
+        "activated_at",
+        "enrolled_at",
+        "last_used_at",
         "has_server_pin",
     )
     fields = ("name", "policy", *readonly_fields)
     inlines = [EnrollmentInline]
     actions = [
-        "suspend", "resume", "revoke", "unlock", "resync", "reset_server_pin",
+        "suspend",
+        "resume",
+        "revoke",
+        "unlock",
+        "resync",
+        "reset_server_pin",
         "issue_enrollment",
     ]
 
@@ -125,7 +184,11 @@ class TokenAdmin(admin.ModelAdmin):
     @admin.action(description="Reset server PIN")
     def reset_server_pin(self, request, queryset):
         _run_lifecycle(
-            self, request, queryset, lifecycle.token_reset_server_pin, "Reset the PIN of"
+            self,
+            request,
+            queryset,
+            lifecycle.token_reset_server_pin,
+            "Reset the PIN of",
         )
 
     @admin.action(description="Issue a new activation (voids the old one)")
@@ -141,8 +204,11 @@ class TokenAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request,
             "admin/tokens/issued.html",
-            {**self.admin_site.each_context(request), "issued": issued,
-             "title": "New activations"},
+            {
+                **self.admin_site.each_context(request),
+                "issued": issued,
+                "title": "New activations",
+            },
         )
 
     @admin.action(description="Resynchronise (two consecutive passcodes)")
@@ -171,8 +237,13 @@ class TokenAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request,
             "admin/tokens/resync.html",
-            {**self.admin_site.each_context(request), "form": form, "token": token,
-             "action_checkbox_name": ACTION_CHECKBOX_NAME, "title": "Resync token"},
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "token": token,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "title": "Resync token",
+            },
         )
 
 
@@ -211,9 +282,13 @@ class UserAdmin(BaseUserAdmin):
             return TemplateResponse(
                 request,
                 "admin/tokens/assign.html",
-                {**self.admin_site.each_context(request), "form": form,
-                 "users": queryset, "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                 "title": "Assign token"},
+                {
+                    **self.admin_site.each_context(request),
+                    "form": form,
+                    "users": queryset,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                    "title": "Assign token",
+                },
             )
         issued = []
         for user in queryset:
@@ -232,15 +307,26 @@ class UserAdmin(BaseUserAdmin):
         return TemplateResponse(
             request,
             "admin/tokens/issued.html",
-            {**self.admin_site.each_context(request), "issued": issued,
-             "title": "Tokens assigned"},
+            {
+                **self.admin_site.each_context(request),
+                "issued": issued,
+                "title": "Tokens assigned",
+            },
         )
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "action", "outcome", "username", "serial",
-                    "actor", "source", "ip")
+    list_display = (
+        "created_at",
+        "action",
+        "outcome",
+        "username",
+        "serial",
+        "actor",
+        "source",
+        "ip",
+    )
     list_filter = ("outcome", "action", "source", "created_at")
     search_fields = ("username", "serial", "actor", "ip")
     date_hierarchy = "created_at"
@@ -280,16 +366,25 @@ class ApiClientAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request,
             "admin/tokens/apiclient_add.html",
-            {**self.admin_site.each_context(request), "form": form,
-             "title": "Add API client", "opts": self.model._meta},
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "title": "Add API client",
+                "opts": self.model._meta,
+            },
         )
 
     def _show_key(self, request, client, key):
         response = TemplateResponse(
             request,
             "admin/tokens/apiclient_key.html",
-            {**self.admin_site.each_context(request), "client": client, "key": key,
-             "title": f"API key for {client.name}", "opts": self.model._meta},
+            {
+                **self.admin_site.each_context(request),
+                "client": client,
+                "key": key,
+                "title": f"API key for {client.name}",
+                "opts": self.model._meta,
+            },
         )
         response["Cache-Control"] = "no-store"
         return response

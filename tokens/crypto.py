@@ -106,7 +106,9 @@ def activation_parse(text: str) -> Activation:
     Spaces, dashes and case are ignored; 0, 1 and 8 read as O, I and B.
     """
     if not isinstance(text, str):
-        raise ActivationStringError("invalid_activation", "An activation string is text.")
+        raise ActivationStringError(
+            "invalid_activation", "An activation string is text."
+        )
     cleaned = "".join(c for c in text if c not in " -\t\r\n").upper()
     cleaned = cleaned.translate(_CONFUSABLES)
     if not cleaned or any(c not in _B32_ALPHABET for c in cleaned):

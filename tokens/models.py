@@ -204,13 +204,17 @@ class Token(Device):
         """django-otp's entry point (``django_otp.match_token``, OTP forms)."""
         from tokens.services.otp import token_verify_passcode
 
-        return token_verify_passcode(token=self, passcode=str(token), source="django-otp")
+        return token_verify_passcode(
+            token=self, passcode=str(token), source="django-otp"
+        )
 
 
 class Enrollment(models.Model):
     """One activation of a token: codes stored only as SHA-256 digests."""
 
-    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="enrollments")
+    token = models.ForeignKey(
+        Token, on_delete=models.CASCADE, related_name="enrollments"
+    )
     enrollment_id = models.CharField(max_length=20, unique=True)  # hex of 10 bytes
     code_digest = models.CharField(max_length=64, blank=True)
     link_digest = models.CharField(max_length=64, blank=True, db_index=True)
@@ -278,4 +282,3 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return self.name
-

@@ -34,6 +34,11 @@ def time_step(now: float, period: int) -> int:
 
 
 def totp(
-    key: bytes, now: float, *, period: int = 30, digits: int = 6, algorithm: str = "SHA1"
+    key: bytes,
+    now: float,
+    *,
+    period: int = 30,
+    digits: int = 6,
+    algorithm: str = "SHA1",
 ) -> str:
     return hotp(key, time_step(now, period), digits=digits, algorithm=algorithm)

@@ -1,3 +1,10 @@
-"""Websocket routes. Consumers arrive with push (PROTOCOL §4)."""
+"""Websocket routes, and the HTTP paths whose views are async.
+
+Consumers arrive with push (PROTOCOL §4).
+"""
+
+# HTTP paths served by async views (waiting on the channel layer): these run
+# on Django's stock async handler instead of the one-hop sync chain.
+ASYNC_HTTP_PREFIXES: tuple[str, ...] = ()
 
 websocket_urlpatterns: list = []

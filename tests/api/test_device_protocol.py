@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db
 
 def activate(api, text, device=None):
     device = device or Device()
-    return device, api.post("/api/v1/device/activate", device.activate_body(text),
-                            format="json")
+    return device, api.post(
+        "/api/v1/device/activate", device.activate_body(text), format="json"
+    )
 
 
 def test_activation_answers_as_the_protocol_says(api, user):
@@ -25,11 +26,21 @@ def test_activation_answers_as_the_protocol_says(api, user):
     body = response.json()
     assert body["serial"] == issued.token.serial
     assert body["label"] == "alice@example.com"
-    assert body["otp"] == {"type": "totp", "algorithm": "SHA1", "digits": 6, "period": 30}
+    assert body["otp"] == {
+        "type": "totp",
+        "algorithm": "SHA1",
+        "digits": 6,
+        "period": 30,
+    }
     assert body["policy"] == {
-        "pin_mode": "token", "pin_min_length": 4, "pin_max_length": 8,
-        "pin_charset": "numeric", "pin_max_attempts": 5, "fingerprint": "allowed",
-        "push": True, "number_matching": True,
+        "pin_mode": "token",
+        "pin_min_length": 4,
+        "pin_max_length": 8,
+        "pin_charset": "numeric",
+        "pin_max_attempts": 5,
+        "fingerprint": "allowed",
+        "push": True,
+        "number_matching": True,
     }
     assert len(Device.__dataclass_fields__) and "seed" not in body
 
@@ -63,8 +74,12 @@ def test_an_event_based_token_confirms_with_counter_zero(api, user, make_policy)
     policy = make_policy(otp_kind="hotp", digits=8, algorithm="SHA256")
     issued = token_assign(user=user, policy=policy, actor="test")
     device, response = activate(api, issued.activation_string)
-    assert response.json()["otp"] == {"type": "hotp", "algorithm": "SHA256",
-                                      "digits": 8, "counter": 0}
+    assert response.json()["otp"] == {
+        "type": "hotp",
+        "algorithm": "SHA256",
+        "digits": 8,
+        "counter": 0,
+    }
     device.accept_activation(issued.activation_string, response.json())
     assert len(device.seed) == 32
     confirmed = api.post("/api/v1/device/confirm", device.confirm_body(), format="json")
@@ -122,7 +137,9 @@ def test_wrong_codes_count_attempts_until_the_enrollment_is_void(api, user):
         ({"extra": "field"}, "invalid_request"),
     ],
 )
-def test_bad_activation_bodies_get_a_clear_400_and_change_nothing(api, user, body, error):
+def test_bad_activation_bodies_get_a_clear_400_and_change_nothing(
+    api, user, body, error
+):
     issued = token_assign(user=user, actor="test")
     device = Device()
     payload = {**device.activate_body(issued.activation_string), **body}
@@ -145,16 +162,20 @@ def test_a_string_from_another_server_is_not_known(api, user):
 
 
 def test_malformed_json_and_huge_bodies_are_refused(api, settings):
-    response = api.post("/api/v1/device/activate", "{not json",
-                        content_type="application/json")
+    response = api.post(
+        "/api/v1/device/activate", "{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "malformed_request"
     huge = '{"activation": "' + "A" * 70000 + '"}'
-    response = api.post("/api/v1/device/activate", huge, content_type="application/json")
+    response = api.post(
+        "/api/v1/device/activate", huge, content_type="application/json"
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
-    response = api.post("/api/v1/device/activate", "[1,2]",
-                        content_type="application/json")
+    response = api.post(
+        "/api/v1/device/activate", "[1,2]", content_type="application/json"
+    )
     assert response.status_code == 400
 
 
@@ -168,7 +189,9 @@ def _activated(api, user, policy=None):
 def test_a_forged_confirmation_signature_is_refused(api, user):
     device = _activated(api, user)
     body = device.confirm_body()
-    body["signature"] = Device().sign(f"tessera/v1/confirm|{device.serial}|{body['otp']}|")
+    body["signature"] = Device().sign(
+        f"tessera/v1/confirm|{device.serial}|{body['otp']}|"
+    )
     response = api.post("/api/v1/device/confirm", body, format="json")
     assert response.json()["error"] == "invalid_signature"
     assert Token.objects.get().state == "assigned"
@@ -178,8 +201,12 @@ def test_a_wrong_confirmation_code_is_refused_and_counted(api, user):
     device = _activated(api, user)
     wrong = "000000" if device.code() != "000000" else "111111"
     text = f"tessera/v1/confirm|{device.serial}|{wrong}|"
-    body = {"serial": device.serial, "otp": wrong, "server_pin": "",
-            "signature": device.sign(text)}
+    body = {
+        "serial": device.serial,
+        "otp": wrong,
+        "server_pin": "",
+        "signature": device.sign(text),
+    }
     response = api.post("/api/v1/device/confirm", body, format="json")
     assert response.json()["error"] == "invalid_otp"
     assert Token.objects.get().failure_count == 1
@@ -187,11 +214,14 @@ def test_a_wrong_confirmation_code_is_refused_and_counted(api, user):
 
 def test_server_pin_mode_requires_a_pin_that_follows_the_rules(api, user, make_policy):
     device = _activated(api, user, make_policy(pin_mode="server", pin_min_length=6))
-    response = api.post("/api/v1/device/confirm", device.confirm_body("123"), format="json")
+    response = api.post(
+        "/api/v1/device/confirm", device.confirm_body("123"), format="json"
+    )
     assert response.json()["error"] == "invalid_pin"
     assert "6 to 8" in response.json()["detail"]
-    response = api.post("/api/v1/device/confirm", device.confirm_body("482913"),
-                        format="json")
+    response = api.post(
+        "/api/v1/device/confirm", device.confirm_body("482913"), format="json"
+    )
     assert response.status_code == 200
     token = Token.objects.get()
     assert token.server_pin_digest and "482913" not in token.server_pin_digest
@@ -199,8 +229,9 @@ def test_server_pin_mode_requires_a_pin_that_follows_the_rules(api, user, make_p
 
 def test_a_pin_sent_for_a_policy_without_server_pin_is_refused(api, user):
     device = _activated(api, user)
-    response = api.post("/api/v1/device/confirm", device.confirm_body("1234"),
-                        format="json")
+    response = api.post(
+        "/api/v1/device/confirm", device.confirm_body("1234"), format="json"
+    )
     assert response.json()["error"] == "invalid_pin"
 
 

@@ -32,7 +32,9 @@ def test_unknown_user_and_wrong_code_look_the_same(rp, user, enroll):
     wrong = rp.post(URL, {"username": "alice", "passcode": "000000"}, format="json")
     assert unknown.status_code == wrong.status_code == 200
     assert unknown.json() == wrong.json() == {"result": "reject"}
-    assert AuditEvent.objects.filter(action="otp.validate", outcome="failure").count() == 2
+    assert (
+        AuditEvent.objects.filter(action="otp.validate", outcome="failure").count() == 2
+    )
 
 
 def test_a_missing_or_wrong_key_is_401(api, rp):
@@ -80,8 +82,12 @@ def test_malformed_bodies_get_a_clear_400_and_change_nothing(rp, user, enroll, b
 
 
 def test_non_json_and_huge_bodies_are_refused(rp):
-    assert rp.post(URL, "username=a", content_type="application/x-www-form-urlencoded"
-                   ).status_code == 415
+    assert (
+        rp.post(
+            URL, "username=a", content_type="application/x-www-form-urlencoded"
+        ).status_code
+        == 415
+    )
     assert rp.post(URL, "{", content_type="application/json").status_code == 400
     huge = '{"username": "' + "a" * 100_000 + '", "passcode": "123456"}'
     assert rp.post(URL, huge, content_type="application/json").status_code == 413

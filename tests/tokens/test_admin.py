@@ -1,8 +1,8 @@
 """Django admin as the operator's console, through the real admin views."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
 
 from tokens.models import ApiClient, AuditEvent, Policy, Token
 
@@ -56,8 +56,15 @@ def test_resync_action_takes_two_codes(staff, user, enroll, make_policy):
     token = Token.objects.get()
     url = "/admin/tokens/token/"
     assert b"consecutive" in act(staff, url, "resync", [token.pk]).content
-    act(staff, url, "resync", [token.pk], apply="1",
-        first=device.code(counter=50), second=device.code(counter=51))
+    act(
+        staff,
+        url,
+        "resync",
+        [token.pk],
+        apply="1",
+        first=device.code(counter=50),
+        second=device.code(counter=51),
+    )
     assert Token.objects.get().counter == 52
 
 
@@ -75,7 +82,9 @@ def test_the_audit_log_is_read_only(staff, user, enroll):
     enroll(user)
     event = AuditEvent.objects.first()
     assert staff.get("/admin/tokens/auditevent/").status_code == 200
-    assert staff.get("/admin/tokens/auditevent/?outcome__exact=success").status_code == 200
+    assert (
+        staff.get("/admin/tokens/auditevent/?outcome__exact=success").status_code == 200
+    )
     assert staff.get("/admin/tokens/auditevent/add/").status_code == 403
     staff.post(f"/admin/tokens/auditevent/{event.pk}/delete/", {"post": "yes"})
     assert AuditEvent.objects.filter(pk=event.pk).exists()

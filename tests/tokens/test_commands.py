@@ -22,13 +22,22 @@ def test_assign_token_prints_one_json_object(user, api):
     from tests.device_client import Device
 
     data = json.loads(run("assign_token", "alice"))
-    assert set(data) == {"serial", "enrollment_url", "activation_string",
-                         "activation_link"}
-    assert data["activation_link"].endswith("/app/#activate=" + data["activation_string"])
+    assert set(data) == {
+        "serial",
+        "enrollment_url",
+        "activation_string",
+        "activation_link",
+    }
+    assert data["activation_link"].endswith(
+        "/app/#activate=" + data["activation_string"]
+    )
     assert Token.objects.get().serial == data["serial"]
     device = Device()
-    response = api.post("/api/v1/device/activate",
-                        device.activate_body(data["activation_string"]), format="json")
+    response = api.post(
+        "/api/v1/device/activate",
+        device.activate_body(data["activation_string"]),
+        format="json",
+    )
     assert response.status_code == 200
 
 

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def check(code, now=None, username="alice"):
-    return validate_passcode(username=username, passcode=code, source="test",
-                             now=now).accepted
+    return validate_passcode(
+        username=username, passcode=code, source="test", now=now
+    ).accepted
 
 
 @pytest.fixture
@@ -65,7 +66,9 @@ def test_success_resets_the_failure_count(device):
     assert Token.objects.get().failure_count == 0
 
 
-def test_a_locked_token_unlocks_itself_after_the_policy_delay(user, enroll, make_policy):
+def test_a_locked_token_unlocks_itself_after_the_policy_delay(
+    user, enroll, make_policy
+):
     device = enroll(user, make_policy(lockout_threshold=2, auto_unlock_minutes=10))
     for _ in range(2):
         check("99999999"[:6])
@@ -97,8 +100,11 @@ def test_an_unconfirmed_token_accepts_nothing(user, api):
 
     issued = token_assign(user=user, actor="test")
     device = Device()
-    answer = api.post("/api/v1/device/activate",
-                      device.activate_body(issued.activation_string), format="json")
+    answer = api.post(
+        "/api/v1/device/activate",
+        device.activate_body(issued.activation_string),
+        format="json",
+    )
     device.accept_activation(issued.activation_string, answer.json())
     assert not check(device.code())
 
@@ -138,10 +144,18 @@ def test_hotp_accepts_codes_ahead_within_the_look_ahead(user, enroll, make_polic
 def test_hotp_resync_from_two_consecutive_codes(user, enroll, make_policy):
     device = enroll(user, make_policy(otp_kind="hotp"))
     token = Token.objects.get()
-    assert not token_resync(token=token, first=device.code(counter=200),
-                            second=device.code(counter=202), actor="test")
-    assert token_resync(token=token, first=device.code(counter=200),
-                        second=device.code(counter=201), actor="test")
+    assert not token_resync(
+        token=token,
+        first=device.code(counter=200),
+        second=device.code(counter=202),
+        actor="test",
+    )
+    assert token_resync(
+        token=token,
+        first=device.code(counter=200),
+        second=device.code(counter=201),
+        actor="test",
+    )
     assert Token.objects.get().counter == 202
     assert check(device.code(counter=202))
 
@@ -150,8 +164,13 @@ def test_totp_resync_learns_the_clock_drift(device):
     token = Token.objects.get()
     skew = 30 * 20  # the phone is ten minutes fast
     now = time.time()
-    assert token_resync(token=token, first=device.code(now + skew),
-                        second=device.code(now + skew + 30), actor="test", now=now)
+    assert token_resync(
+        token=token,
+        first=device.code(now + skew),
+        second=device.code(now + skew + 30),
+        actor="test",
+        now=now,
+    )
     later_now = now + 60
     assert check(device.code(later_now + skew), later_now)
 

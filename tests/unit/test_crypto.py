@@ -54,10 +54,18 @@ def test_both_sides_derive_the_same_seed():
     device = ec.generate_private_key(ec.SECP256R1())
     args = {"enrollment_id": b"0123456789", "serial": "TSR-1234-5678"}
     for algorithm, length in crypto.SEED_LENGTHS.items():
-        a = crypto.derive_seed(private_key=server, peer_public=device.public_key(),
-                               algorithm=algorithm, **args)
-        b = crypto.derive_seed(private_key=device, peer_public=server.public_key(),
-                               algorithm=algorithm, **args)
+        a = crypto.derive_seed(
+            private_key=server,
+            peer_public=device.public_key(),
+            algorithm=algorithm,
+            **args,
+        )
+        b = crypto.derive_seed(
+            private_key=device,
+            peer_public=server.public_key(),
+            algorithm=algorithm,
+            **args,
+        )
         assert a == b and len(a) == length
 
 

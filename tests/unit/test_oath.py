@@ -10,8 +10,18 @@ import pytest
 from tokens import oath
 
 RFC4226_KEY = b"12345678901234567890"
-RFC4226 = ["755224", "287082", "359152", "969429", "338314",
-           "254676", "287922", "162583", "399871", "520489"]
+RFC4226 = [
+    "755224",
+    "287082",
+    "359152",
+    "969429",
+    "338314",
+    "254676",
+    "287922",
+    "162583",
+    "399871",
+    "520489",
+]
 
 RFC6238_KEYS = {
     "SHA1": b"12345678901234567890",
@@ -56,15 +66,25 @@ def test_it_agrees_with_oathtool_on_random_seeds_and_times():
         now = rng.randrange(0, 4_000_000_000)
         when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         expected = subprocess.run(
-            [oathtool, f"--totp={algorithm.lower()}", f"--digits={digits}",
-             f"--time-step-size={period}s", f"--now={when}", seed.hex()],
-            check=True, capture_output=True, text=True,
+            [
+                oathtool,
+                f"--totp={algorithm.lower()}",
+                f"--digits={digits}",
+                f"--time-step-size={period}s",
+                f"--now={when}",
+                seed.hex(),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         got = oath.totp(seed, now, period=period, digits=digits, algorithm=algorithm)
         assert got == expected, (algorithm, digits, period, now)
         counter = rng.randrange(0, 2**32)
         expected_hotp = subprocess.run(
             [oathtool, f"--digits={digits}", f"--counter={counter}", seed[:20].hex()],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         assert oath.hotp(seed[:20], counter, digits=digits) == expected_hotp

@@ -12,8 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def manage(*args, env):
     base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     base.pop("TESSERA_DATA_DIR", None)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
-                          env={**base, **env}, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_production_refuses_to_start_without_secrets(tmp_path):

@@ -31,7 +31,11 @@ def _sentence(detail) -> str:
     if isinstance(detail, dict):
         parts = []
         for field, errors in detail.items():
-            text = " ".join(str(e) for e in errors) if isinstance(errors, list) else str(errors)
+            text = (
+                " ".join(str(e) for e in errors)
+                if isinstance(errors, list)
+                else str(errors)
+            )
             parts.append(text if field == "non_field_errors" else f"{field}: {text}")
         return " ".join(parts)
     if isinstance(detail, list):

@@ -78,7 +78,11 @@ class ConfirmRequest(StrictSerializer):
     serial = serializers.CharField(max_length=16)
     otp = serializers.RegexField(r"^[0-9]{6,8}$", max_length=8)
     server_pin = serializers.CharField(
-        max_length=16, allow_blank=True, required=False, default="", trim_whitespace=False
+        max_length=16,
+        allow_blank=True,
+        required=False,
+        default="",
+        trim_whitespace=False,
     )
     signature = serializers.CharField(max_length=100)
 

@@ -7,6 +7,7 @@ keeps every API call cheap.
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import timedelta
 
 from django.db import transaction
@@ -29,7 +30,9 @@ def api_client_create(*, name: str, actor: str) -> tuple[ApiClient, str]:
     """Create a client; return it and its key (the only time it is shown)."""
     name = name.strip()
     if not name or len(name) > 80:
-        raise ServiceError("invalid_name", "An API client needs a name of 1–80 characters.")
+        raise ServiceError(
+            "invalid_name", "An API client needs a name of 1–80 characters."
+        )
     if ApiClient.objects.filter(name=name).exists():
         raise ServiceError("duplicate", f"An API client named {name!r} exists already.")
     key = _new_key()
@@ -46,10 +49,17 @@ def api_client_rotate_key(*, client: ApiClient, actor: str) -> str:
     client.key_prefix = key[:10]
     client.key_digest = crypto.sha256_hex(key.encode())
     client.save(update_fields=["key_prefix", "key_digest"])
+    _cache.clear()
     audit_record(
         action="apiclient.rotate", outcome="success", actor=actor, client=client.name
     )
     return key
+
+
+# digest -> (monotonic expiry, client). Valid keys only; a deactivated or
+# rotated key keeps working on a process for at most CACHE_SECONDS.
+CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, ApiClient]] = {}
 
 
 def api_client_authenticate(key: str) -> ApiClient | None:
@@ -57,9 +67,16 @@ def api_client_authenticate(key: str) -> ApiClient | None:
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     digest = crypto.sha256_hex(key.encode())
+    cached = _cache.get(digest)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
     client = ApiClient.objects.filter(key_digest=digest, is_active=True).first()
     if client is None or not crypto.constant_time_equal(client.key_digest, digest):
+        _cache.pop(digest, None)
         return None
+    if len(_cache) > 1000:
+        _cache.clear()
+    _cache[digest] = (time.monotonic() + CACHE_SECONDS, client)
     now = timezone.now()
     if client.last_used_at is None or now - client.last_used_at > timedelta(minutes=1):
         ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)

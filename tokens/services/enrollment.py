@@ -196,7 +196,9 @@ def enrollment_activate(
         if refusal is None and not crypto.constant_time_equal(
             enrollment.code_digest, crypto.sha256_hex(parsed.code)
         ):
-            Enrollment.objects.filter(pk=enrollment.pk).update(attempts=F("attempts") + 1)
+            Enrollment.objects.filter(pk=enrollment.pk).update(
+                attempts=F("attempts") + 1
+            )
             refusal = ServiceError(
                 "invalid_activation",
                 "This activation string is not valid. Check it, or ask for a new one.",
@@ -263,7 +265,9 @@ def _bind_device(
     }
 
 
-def _confirm_refusal(token: Token | None, otp, server_pin, signature) -> ServiceError | None:
+def _confirm_refusal(
+    token: Token | None, otp, server_pin, signature
+) -> ServiceError | None:
     if token is None or token.state != Token.State.ASSIGNED or not token.seed_encrypted:
         return ServiceError(
             "invalid_confirmation", "There is no activation waiting for this token."
@@ -380,6 +384,8 @@ def _activate(token: Token, step: int, server_pin: str) -> None:
         last_t=-1 if is_event else step,
         counter=1 if is_event else 0,
         server_pin_digest=(
-            keys.server_pin_digest(server_pin, serial=token.serial) if server_pin else ""
+            keys.server_pin_digest(server_pin, serial=token.serial)
+            if server_pin
+            else ""
         ),
     )

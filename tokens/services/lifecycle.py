@@ -78,8 +78,10 @@ def token_unlock(*, token: Token, actor: str) -> Token:
 @transaction.atomic
 def token_reset_server_pin(*, token: Token, actor: str) -> Token:
     """Forget the server PIN: the next PIN typed with a right OTP becomes it."""
-    token = Token.objects.select_for_update().select_related("policy", "user").get(
-        pk=token.pk
+    token = (
+        Token.objects.select_for_update()
+        .select_related("policy", "user")
+        .get(pk=token.pk)
     )
     if token.policy.pin_mode != Policy.PinMode.SERVER:
         raise ServiceError("no_server_pin", f"{token.serial} has no server PIN.")

@@ -17,13 +17,12 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tokens import crypto, oath
 from tokens.models import Policy, Token
-from tokens.selectors import user_by_username
 from tokens.services import keys
 from tokens.services.audit import audit_record
 from tokens.services.pins import pin_rule_error
@@ -66,7 +65,7 @@ def _check_pin(token: Token, pin: str) -> bool:
     return crypto.constant_time_equal(digest, token.server_pin_digest)
 
 
-def _auto_unlock(token: Token) -> None:
+def _auto_unlock(token: Token, username: str) -> None:
     now = timezone.now()
     if (
         token.state == Token.State.LOCKED
@@ -81,7 +80,7 @@ def _auto_unlock(token: Token) -> None:
             audit_record(
                 action="token.auto_unlock",
                 outcome="info",
-                username=token.user.get_username(),
+                username=username,
                 serial=token.serial,
             )
 
@@ -99,9 +98,9 @@ def _success_fields(now, pin_to_set: str | None, token: Token) -> dict:
     return fields
 
 
-def _match(token: Token, passcode: str, now: float) -> Match:
+def _match(token: Token, passcode: str, now: float, username: str) -> Match:
     """Check ``passcode`` against one token and consume it if right."""
-    _auto_unlock(token)
+    _auto_unlock(token, username)
     if token.state != Token.State.ACTIVE or not token.seed_encrypted:
         return Match.UNUSABLE
     policy = token.policy
@@ -169,7 +168,7 @@ def verify_tokens(
 ) -> Outcome:
     """Try ``passcode`` against ``tokens`` of one user; count and audit."""
     now = time.time() if now is None else now
-    results = [(token, _match(token, passcode, now)) for token in tokens]
+    results = [(token, _match(token, passcode, now, username)) for token in tokens]
     accepted = next((t for t, m in results if m is Match.ACCEPT), None)
     if accepted is not None:
         audit_record(
@@ -223,15 +222,12 @@ def validate_passcode(
     Unknown users, users without tokens and wrong codes look the same to the
     caller: a reject.
     """
-    user = user_by_username(username)
-    tokens = (
-        list(
-            Token.objects.filter(user=user)
-            .filter(Q(state=Token.State.ACTIVE) | Q(state=Token.State.LOCKED))
-            .select_related("policy", "user")
-        )
-        if user is not None
-        else []
+    tokens = list(
+        Token.objects.filter(
+            user__username=username,
+            user__is_active=True,
+            state__in=(Token.State.ACTIVE, Token.State.LOCKED),
+        ).select_related("policy")
     )
     return verify_tokens(
         tokens=tokens,

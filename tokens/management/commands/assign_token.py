@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--policy", help="policy name (default: the default policy)")
+        parser.add_argument(
+            "--policy", help="policy name (default: the default policy)"
+        )
 
     def handle(self, *args, username, policy=None, **options):
         user = get_user_model().objects.filter(username=username).first()

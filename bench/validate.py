@@ -1,0 +1,267 @@
+"""Passcode-validation throughput against a live Tessera started as bin/run does.
+
+Starts ``bin/run`` in a scratch data directory, enrolls event-based tokens
+through the real device protocol (so valid passcodes never run out), then
+drives ``/api/v1/auth/validate`` from N concurrent keep-alive connections for
+a fixed time per scenario and prints requests/s with p50/p99 latency, beside
+the trivial ``/healthz`` endpoint of the same server in the same run.
+
+    .venv/bin/python bench/validate.py --concurrency 16 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.device_client import Device  # noqa: E402
+
+PROVISION = """
+import json
+from django.contrib.auth import get_user_model
+from tokens.models import Policy
+from tokens.services.apiclients import api_client_create
+from tokens.services.enrollment import token_assign
+n = {n}
+User = get_user_model()
+plain = Policy.objects.create(name="bench-hotp", otp_kind="hotp", pin_mode="none",
+                              max_tokens_per_user=5, lockout_threshold=10**9)
+pinned = Policy.objects.create(name="bench-hotp-pin", otp_kind="hotp",
+                               pin_mode="server", lockout_threshold=10**9)
+out = {{"plain": [], "pin": []}}
+for kind, policy in (("plain", plain), ("pin", pinned)):
+    for i in range(n):
+        user = User.objects.create_user(f"{{kind}}{{i}}")
+        issued = token_assign(user=user, policy=policy, actor="bench")
+        out[kind].append({{"username": user.username,
+                           "activation": issued.activation_string}})
+_, out["key"] = api_client_create(name="bench", actor="bench")
+print(json.dumps(out))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post_json(base: str, path: str, body: dict) -> dict:
+    req = urllib.request.Request(
+        base + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def enroll(base: str, activation: str, pin: str) -> Device:
+    device = Device()
+    answer = post_json(
+        base, "/api/v1/device/activate", device.activate_body(activation)
+    )
+    device.accept_activation(activation, answer)
+    post_json(base, "/api/v1/device/confirm", device.confirm_body(pin))
+    return device
+
+
+class Connection:
+    def __init__(self, port: int):
+        self.port = port
+
+    async def open(self):
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def request(self, method: str, path: str, body: bytes = b"", key: str = ""):
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        if key:
+            head += f"Authorization: Bearer {key}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+
+async def run_scenario(port, seconds, concurrency, make_request, check):
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(i):
+        nonlocal errors
+        conn = Connection(port)
+        await conn.open()
+        while time.perf_counter() < deadline:
+            method, path, body, key = make_request(i)
+            start = time.perf_counter()
+            status, payload = await conn.request(method, path, body, key)
+            latencies.append(time.perf_counter() - start)
+            if not check(i, status, payload):
+                errors += 1
+        conn.writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "n": len(latencies),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="DEBUG off with given secrets (no TLS redirect: loopback only)",
+    )
+    args = parser.parse_args()
+    c = args.concurrency
+
+    data_dir = tempfile.mkdtemp(prefix="tessera-bench-")
+    port = free_port()
+    env = {
+        **os.environ,
+        "TESSERA_DATA_DIR": data_dir,
+        "PORT": str(port),
+        "TESSERA_DEVICE_THROTTLE": "100000/minute",
+        "LOG_LEVEL": "WARNING",
+    }
+    if args.production:
+        import base64
+        import secrets
+
+        env.update(
+            DEBUG="false",
+            SECURE_SSL_REDIRECT="false",
+            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+            TESSERA_PIN_KEY=secrets.token_urlsafe(32),
+            TESSERA_SEED_KEYS="k1:"
+            + base64.b64encode(secrets.token_bytes(32)).decode(),
+        )
+    server = subprocess.Popen(
+        [str(ROOT / "bin/run")],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("server did not start")
+        out = subprocess.run(
+            [
+                str(ROOT / ".venv/bin/python"),
+                "manage.py",
+                "shell",
+                "-c",
+                PROVISION.format(n=c),
+            ],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        provisioned = json.loads(out.strip().splitlines()[-1])
+        key = provisioned["key"]
+        plain = [
+            (t["username"], enroll(base, t["activation"], ""))
+            for t in provisioned["plain"]
+        ]
+        pinned = [
+            (t["username"], enroll(base, t["activation"], "4821"))
+            for t in provisioned["pin"]
+        ]
+
+        def validate_request(tokens, pin, wrong=False):
+            def make(i):
+                username, device = tokens[i]
+                code = "000000" if wrong else device.next_code()
+                body = json.dumps({"username": username, "passcode": pin + code})
+                return "POST", "/api/v1/auth/validate", body.encode(), key
+
+            return make
+
+        def expect(result):
+            return lambda i, status, payload: (
+                status == 200 and json.loads(payload)["result"] == result
+            )
+
+        scenarios = [
+            (
+                "trivial endpoint /healthz",
+                lambda i: ("GET", "/healthz", b"", ""),
+                lambda i, s, p: s == 200,
+            ),
+            (
+                "validate, valid passcode, no PIN",
+                validate_request(plain, ""),
+                expect("accept"),
+            ),
+            (
+                "validate, valid server PIN + passcode",
+                validate_request(pinned, "4821"),
+                expect("accept"),
+            ),
+            (
+                "validate, wrong passcode",
+                validate_request(plain, "", wrong=True),
+                expect("reject"),
+            ),
+        ]
+        print(
+            f"Tessera validation benchmark: {c} concurrent clients, "
+            f"{args.seconds:g} s per scenario, one daphne process (bin/run, "
+            f"{'DEBUG off' if args.production else 'embedded defaults'}), "
+            f"{os.cpu_count()} cores, load generator on the same machine"
+        )
+        results = {}
+        for name, make, check in scenarios:
+            r = asyncio.run(run_scenario(port, args.seconds, c, make, check))
+            results[name] = r
+            ratio = r["rps"] / results["trivial endpoint /healthz"]["rps"] * 100
+            print(
+                f"  {name:40s} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                f"p99 {r['p99_ms']:6.1f} ms  n={r['n']}  errors={r['errors']}  "
+                f"({ratio:.0f}% of trivial)"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
