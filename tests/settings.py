@@ -17,3 +17,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"device": "10000/minute"}
 WHITENOISE_AUTOREFRESH = True
+
+# A live server started by the browser tests runs these settings against the
+# test database the test process created.
+if os.environ.get("TESSERA_TEST_SERVER_DB"):
+    DATABASES["default"]["NAME"] = os.environ["TESSERA_TEST_SERVER_DB"]

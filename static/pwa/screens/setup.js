@@ -1,0 +1,123 @@
+// The screens after the server answers, in the seed guide's order:
+// One-Time Passcode → Push → permissions → Create PIN → Re-enter PIN →
+// fingerprint → (confirm with the server) → Done.
+import { h, show, message, button } from "../ui.js";
+import { askPin, pinProblem, pinRules } from "./pin.js";
+import * as api from "../api.js";
+import * as keys from "../keys.js";
+import * as store from "../store.js";
+import * as vault from "../vault.js";
+import * as fingerprint from "../fingerprint.js";
+import { hotp, totp } from "../otp.js";
+
+function step(title, lead, { id, primary = "Continue", secondary = null, extra = null } = {}) {
+  return new Promise((resolve) => {
+    show({
+      title,
+      id,
+      body: h(
+        "div",
+        { class: "stack" },
+        h("p", { class: "lead" }, lead),
+        extra,
+        button(primary, () => resolve(true), { primary: true, id: `${id}-continue` }),
+        secondary ? button(secondary, () => resolve(false), { id: `${id}-skip` }) : null,
+      ),
+    });
+  });
+}
+
+export async function startSetup({ answer, seed, deviceKey, home }) {
+  const policy = answer.policy;
+  await step("One-Time Passcode",
+    "Tessera shows a new passcode to type when you log in. It works without a connection.", { id: "intro-otp" });
+  if (policy.push) {
+    await step("Push Authentication",
+      "When you log in, Tessera can ask you here to approve the login. Check the application, place and number before you approve.",
+      { id: "intro-push" });
+    if ("Notification" in window && Notification.permission === "default") {
+      const allow = await step("Allow notifications",
+        "Allow notifications so login requests reach you while Tessera is in the background.",
+        { id: "permissions", primary: "Allow", secondary: "Not now" });
+      if (allow) await Notification.requestPermission().catch(() => {});
+    }
+  }
+
+  let pin = "";
+  if (policy.pin_mode !== "none") {
+    const lead = policy.pin_mode === "token"
+      ? `Create a PIN to protect this token on this device (${pinRules(policy)}).`
+      : `Create the PIN you will type before each passcode when you log in (${pinRules(policy)}).`;
+    for (;;) {
+      pin = await askPin({ title: "Create PIN", lead, policy, check: (p) => pinProblem(policy, p) });
+      const again = await askPin({
+        title: "Re-enter PIN", lead: "Type the same PIN again.", policy, submitLabel: "Continue",
+      });
+      if (again === pin) break;
+      await step("PINs did not match", "The two PINs were different. Create the PIN again.", { id: "pin-mismatch" });
+    }
+  }
+
+  let finger = null;
+  if (policy.fingerprint !== "disabled" && (await fingerprint.available())) {
+    const wanted = policy.fingerprint === "required" || (await step(
+      "Use your fingerprint",
+      "Unlock this token with your fingerprint instead of typing the PIN each time.",
+      { id: "fingerprint", primary: "Set up fingerprint", secondary: "Skip" },
+    ));
+    if (wanted) {
+      try {
+        finger = await fingerprint.enroll(answer.serial, answer.label);
+        if (policy.pin_mode === "token" && !finger.prf) finger = null; // cannot unwrap without PRF
+      } catch {
+        finger = null;
+      }
+    }
+  }
+
+  await confirmWithServer({ answer, seed, deviceKey, pin, finger, home });
+}
+
+async function currentCode(answer, seed) {
+  const { otp } = answer;
+  return otp.type === "hotp"
+    ? hotp(seed, otp.counter ?? 0, { digits: otp.digits, algorithm: otp.algorithm })
+    : totp(seed, Date.now(), { period: otp.period, digits: otp.digits, algorithm: otp.algorithm });
+}
+
+async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, error = null }) {
+  show({ title: "Finishing…", body: h("p", { class: "lead", role: "status" }, "Confirming with Tessera…"), id: "busy" });
+  const serverPin = answer.policy.pin_mode === "server" ? pin : "";
+  try {
+    const otp = await currentCode(answer, seed);
+    await api.confirm({
+      serial: answer.serial, otp, server_pin: serverPin,
+      signature: await keys.sign(deviceKey, `tessera/v1/confirm|${answer.serial}|${otp}|${serverPin}`),
+    });
+    const record = await vault.createRecord({
+      answer, label: answer.label, seed, deviceKey, pin: answer.policy.pin_mode === "token" ? pin : "",
+      prfKey: finger?.prf ?? null,
+    });
+    if (answer.otp.type === "hotp") record.otp.counter = 1; // counter 0 confirmed the token
+    if (finger) record.fingerprint = { ...record.fingerprint, credentialId: finger.credentialId, salt: finger.salt, prf: Boolean(finger.prf) };
+    await store.putToken(record);
+    navigator.storage?.persist?.().catch(() => {});
+  } catch (err) {
+    const retry = await new Promise((resolve) => show({
+      title: "Activation not finished",
+      id: "confirm-failed",
+      body: h("div", { class: "stack" }, message(api.MESSAGES[err.code] || err.message),
+        button("Try again", () => resolve(true), { primary: true, id: "confirm-retry" }),
+        button("Cancel", () => resolve(false))),
+    }));
+    if (retry) return confirmWithServer({ answer, seed, deviceKey, pin, finger, home });
+    return home();
+  }
+  const serverPinNote = answer.policy.pin_mode === "server"
+    ? h("p", { class: "message info", id: "server-pin-note" },
+        "When you log in, type your PIN followed by the passcode, with nothing in between.")
+    : null;
+  await step("Token activated", `Your token ${answer.serial} is ready. You can now use it to log in.`,
+    { id: "done", primary: "Done", extra: serverPinNote });
+  home({ focus: answer.serial });
+}

