@@ -15,12 +15,11 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-let cleanup = [];
+// Cleanups tied to elements: run once their element has left the document.
+const cleanups = new Set();
 
 // Shows a screen: a title, body nodes and an optional back action.
 export function show({ title, body, back = null, id = "" }) {
-  for (const fn of cleanup) fn();
-  cleanup = [];
   const root = document.getElementById("app");
   const header = h(
     "header",
@@ -30,13 +29,19 @@ export function show({ title, body, back = null, id = "" }) {
   );
   const main = h("main", { "data-screen": id }, body);
   root.replaceChildren(header, main);
+  for (const entry of cleanups) {
+    if (!entry.el.isConnected) {
+      cleanups.delete(entry);
+      entry.fn();
+    }
+  }
   document.title = `${title} · Tessera`;
   document.getElementById("screen-title").focus({ preventScroll: true });
   return main;
 }
 
-export function onLeave(fn) {
-  cleanup.push(fn);
+export function onLeave(el, fn) {
+  cleanups.add({ el, fn });
 }
 
 export function message(text, kind = "error") {

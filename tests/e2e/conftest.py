@@ -28,6 +28,17 @@ QUIET_FLAGS = [
 ]
 
 
+PHONE = {"viewport": {"width": 390, "height": 780}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 860}}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """The default page is a phone; tests open a desktop context where needed."""
+    return {**browser_context_args, **PHONE}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):

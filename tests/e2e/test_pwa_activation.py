@@ -2,20 +2,12 @@
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import PHONE  # noqa: F401  (re-exported for other modules)
 from tokens.models import Token
 from tokens.services.apiclients import api_client_create
 from tokens.services.enrollment import token_assign
-
-PHONE = {"viewport": {"width": 390, "height": 780}, "device_scale_factor": 2,
-         "is_mobile": True, "has_touch": True}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, **PHONE}
 
 
 def validate(live, username, passcode):

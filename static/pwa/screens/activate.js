@@ -93,7 +93,7 @@ export async function showScanner() {
     return;
   }
   let running = true;
-  onLeave(() => {
+  onLeave(video, () => {
     running = false;
     stream.getTracks().forEach((t) => t.stop());
   });

@@ -36,7 +36,7 @@ function passcodeView(record, seed) {
   render();
   if (record.otp.type === "totp") {
     timer = setInterval(render, 1000);
-    onLeave(() => clearInterval(timer));
+    onLeave(wrap, () => clearInterval(timer));
   }
   wrap.refresh = render;
   return wrap;
