@@ -6,17 +6,21 @@ import { runActivation, setHome, showActivate } from "./screens/activate.js";
 
 setHome((options) => showTokens(options));
 
+// An activation link opened while the app is open changes only the fragment.
+function activationFromHash() {
+  const activation = new URLSearchParams(location.hash.slice(1)).get("activate");
+  if (!activation) return false;
+  history.replaceState(null, "", location.pathname); // keep the code out of history
+  runActivation(activation, { retry: (msg) => showActivate({ error: msg }) });
+  return true;
+}
+
 async function boot() {
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
   }
-  const activation = new URLSearchParams(location.hash.slice(1)).get("activate");
-  if (activation) {
-    history.replaceState(null, "", location.pathname); // keep the code out of history
-    runActivation(activation, { retry: (msg) => showActivate({ error: msg }) });
-  } else {
-    await showTokens();
-  }
+  window.addEventListener("hashchange", activationFromHash);
+  if (!activationFromHash()) await showTokens();
   performance.mark("tessera-ready");
   document.documentElement.dataset.ready = "1";
   vault.selfTest().then((ok) => {

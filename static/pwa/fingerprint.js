@@ -7,6 +7,8 @@ import { hkdf } from "./keys.js";
 const enc = new TextEncoder();
 
 export async function available() {
+  // WebAuthn needs a domain as its relying-party id, not an IP address.
+  if (/^[\d.]+$|^\[|:/.test(location.hostname)) return false;
   return Boolean(
     window.PublicKeyCredential &&
       (await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable?.().catch(() => false)),

@@ -61,7 +61,7 @@ def server_url(django_db_setup, django_db_blocker):
     from django.conf import settings
 
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://localhost:{port}"  # a domain: WebAuthn refuses IP addresses
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",

@@ -69,7 +69,8 @@ export async function startSetup({ answer, seed, deviceKey, home }) {
       try {
         finger = await fingerprint.enroll(answer.serial, answer.label);
         if (policy.pin_mode === "token" && !finger.prf) finger = null; // cannot unwrap without PRF
-      } catch {
+      } catch (error) {
+        console.warn("fingerprint set-up failed:", error.name, error.message);
         finger = null;
       }
     }

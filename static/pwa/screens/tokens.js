@@ -27,6 +27,9 @@ function passcodeView(record, seed) {
     const value = await codeFor(record, seed);
     code.textContent = groupDigits(value);
     code.dataset.code = value;
+    if (!performance.getEntriesByName("tessera-first-passcode").length) {
+      performance.mark("tessera-first-passcode"); // read by tests and bench/pwa_offline.py
+    }
     if (record.otp.type === "totp") {
       const left = secondsLeft(Date.now(), record.otp.period);
       countdown.textContent = `${left} s`;
@@ -93,7 +96,8 @@ async function unlock(record) {
       const result = await fingerprint.verify(record);
       if (result === true) return vault.openSeed(record);
       return await vault.openWithPrf(record, result);
-    } catch {
+    } catch (error) {
+      console.warn("fingerprint unlock failed:", error.name, error.message);
       if (!vault.needsPin(record)) return null;
     }
   }

@@ -1,0 +1,129 @@
+"""Installable, offline, and fingerprint unlock, in a persistent Chromium profile."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, PHONE, QUIET_FLAGS
+from tests.e2e.test_pwa_activation import validate
+from tokens.services.enrollment import token_assign
+
+
+@pytest.fixture
+def persistent(browser_type, tmp_path):
+    context = browser_type.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, args=QUIET_FLAGS, **PHONE
+    )
+    yield context
+    context.close()
+
+
+def activate_by_link(page, issued):
+    page.goto(issued.activation_link)
+    page.click("#intro-otp-continue")
+    page.click("#done-continue")
+
+
+def test_the_app_is_installable_and_shows_passcodes_offline(live, persistent, user, make_policy):
+    policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
+    issued = token_assign(user=user, policy=policy, actor="test")
+    page = persistent.new_page()
+    activate_by_link(page, issued)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    cdp = persistent.new_cdp_session(page)
+    assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    manifest = page.request.get(page.url.split("/app/")[0] + "/app/manifest.webmanifest").json()
+    assert manifest["display"] == "standalone" and manifest["scope"] == "/app/"
+    assert {i["purpose"] for i in manifest["icons"]} == {"any", "maskable"}
+
+    persistent.set_offline(True)
+    page.reload()
+    code = page.locator(f'.code[data-serial="{issued.token.serial}"]')
+    expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
+    shown_ms = page.evaluate(
+        "performance.getEntriesByName('tessera-first-passcode')[0].startTime")
+    print(f"\noffline passcode shown {shown_ms:.0f} ms after navigation start")
+    cached = page.evaluate("""async () => {
+        const names = await caches.keys();
+        const urls = [];
+        for (const n of names) for (const r of await (await caches.open(n)).keys()) urls.push(r.url);
+        return {names, urls};
+    }""")
+    assert len(cached["names"]) == 1 and cached["names"][0].startswith("tessera-shell-")
+    assert not [u for u in cached["urls"] if "/api/" in u]
+    page.screenshot(path=str(ARTIFACTS / "offline-reload.png"))
+
+
+def test_the_self_test_passes_and_storage_keeps_no_plain_seed(live, persistent, user, make_policy):
+    policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
+    issued = token_assign(user=user, policy=policy, actor="test")
+    page = persistent.new_page()
+    activate_by_link(page, issued)
+    expect(page.locator(".code")).to_be_visible()
+    assert page.evaluate("document.documentElement.dataset.selftest") is None
+    record = page.evaluate("""async () => {
+        const db = await new Promise(r => { const q = indexedDB.open('tessera'); q.onsuccess = () => r(q.result); });
+        return await new Promise(r => { const q = db.transaction('tokens').objectStore('tokens').getAll(); q.onsuccess = () => r(q.result[0]); });
+    }""")
+    assert "seed" not in record and record["sealed"]["ct"]
+
+
+def add_virtual_authenticator(context, page):
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "ctap2Version": "ctap2_1", "transport": "internal",
+        "hasResidentKey": True, "hasUserVerification": True, "isUserVerified": True,
+        "hasPrf": True, "automaticPresenceSimulation": True}})
+    return cdp
+
+
+def test_fingerprint_with_prf_unlocks_a_token_pin_token(live, persistent, user, make_policy, shot):
+    policy = make_policy(pin_mode="token", fingerprint="allowed", push_enabled=False)
+    issued = token_assign(user=user, policy=policy, actor="test")
+    page = persistent.new_page()
+    add_virtual_authenticator(persistent, page)
+    page.clock.install()
+    page.goto(issued.activation_link)
+    page.click("#intro-otp-continue")
+    for _ in range(2):
+        page.fill("#pin", "9753")
+        page.click("#pin-submit")
+    shot(page, "fingerprint-offer")
+    page.click("#fingerprint-continue")
+    page.click("#done-continue")
+    page.click(".token-open")  # no PIN screen: the fingerprint unwraps the key
+    code = page.locator(".code")
+    expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
+    expect(page.locator("#pin")).to_have_count(0)
+    first = code.get_attribute("data-code")
+    page.clock.fast_forward(30_000)
+    expect(code).not_to_have_attribute("data-code", first)
+    assert validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
+    stored = page.evaluate("""async () => {
+        const db = await new Promise(r => { const q = indexedDB.open('tessera'); q.onsuccess = () => r(q.result); });
+        const rec = await new Promise(r => { const q = db.transaction('tokens').objectStore('tokens').getAll(); q.onsuccess = () => r(q.result[0]); });
+        return rec.fingerprint;
+    }""")
+    assert stored["prf"] is True and stored["wrappedPinKey"]["ct"]
+
+
+def test_rename_copy_warning_and_delete(live, page, user, make_policy, shot):
+    policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
+    issued = token_assign(user=user, policy=policy, actor="test")
+    activate_by_link(page, issued)
+    page.click(".token-open")
+    page.click("#copy")
+    expect(page.locator("dialog")).to_contain_text("clipboard is shared")
+    shot(page, "copy-warning")
+    page.click("dialog >> text=Cancel")
+    page.click("#rename")
+    page.fill("#name", "Work VPN")
+    page.click("#rename-save")
+    expect(page.locator(".token-name")).to_have_text("Work VPN")
+    page.click(".token-open")
+    page.click("#delete")
+    page.click("#dialog-ok")
+    expect(page.get_by_text("was deleted from this device")).to_be_visible()
+    expect(page.locator("#activate")).to_be_visible()
