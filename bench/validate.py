@@ -15,11 +15,8 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.server import manage, running_server  # noqa: E402
 from tests.device_client import Device  # noqa: E402
 
 PROVISION = """
@@ -51,12 +49,6 @@ for kind, policy in (("plain", plain), ("pin", pinned)):
 _, out["key"] = api_client_create(name="bench", actor="bench")
 print(json.dumps(out))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post_json(base: str, path: str, body: dict) -> dict:
@@ -143,20 +135,12 @@ def main() -> None:
     args = parser.parse_args()
     c = args.concurrency
 
-    data_dir = tempfile.mkdtemp(prefix="tessera-bench-")
-    port = free_port()
-    env = {
-        **os.environ,
-        "TESSERA_DATA_DIR": data_dir,
-        "PORT": str(port),
-        "TESSERA_DEVICE_THROTTLE": "100000/minute",
-        "LOG_LEVEL": "WARNING",
-    }
+    extra = {}
     if args.production:
         import base64
         import secrets
 
-        env.update(
+        extra = dict(
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",
             DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
@@ -164,37 +148,9 @@ def main() -> None:
             TESSERA_SEED_KEYS="k1:"
             + base64.b64encode(secrets.token_bytes(32)).decode(),
         )
-    server = subprocess.Popen(
-        [str(ROOT / "bin/run")],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("server did not start")
-        out = subprocess.run(
-            [
-                str(ROOT / ".venv/bin/python"),
-                "manage.py",
-                "shell",
-                "-c",
-                PROVISION.format(n=c),
-            ],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+    with running_server(extra) as (base, env):
+        port = int(base.rsplit(":", 1)[1])
+        out = manage(env, "shell", "-c", PROVISION.format(n=c))
         provisioned = json.loads(out.strip().splitlines()[-1])
         key = provisioned["key"]
         plain = [
@@ -258,9 +214,6 @@ def main() -> None:
                 f"p99 {r['p99_ms']:6.1f} ms  n={r['n']}  errors={r['errors']}  "
                 f"({ratio:.0f}% of trivial)"
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

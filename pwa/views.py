@@ -57,10 +57,22 @@ def app(request):
 def manifest(request):
     icons = []
     for size in (192, 512):
-        icons.append({"src": static(f"icons/icon-{size}.png"), "sizes": f"{size}x{size}",
-                      "type": "image/png", "purpose": "any"})
-        icons.append({"src": static(f"icons/maskable-{size}.png"),
-                      "sizes": f"{size}x{size}", "type": "image/png", "purpose": "maskable"})
+        icons.append(
+            {
+                "src": static(f"icons/icon-{size}.png"),
+                "sizes": f"{size}x{size}",
+                "type": "image/png",
+                "purpose": "any",
+            }
+        )
+        icons.append(
+            {
+                "src": static(f"icons/maskable-{size}.png"),
+                "sizes": f"{size}x{size}",
+                "type": "image/png",
+                "purpose": "maskable",
+            }
+        )
     data = {
         "id": "/app/",
         "name": "Tessera Authenticator",
@@ -81,7 +93,10 @@ def manifest(request):
 def service_worker(request):
     body = render_to_string(
         "pwa/sw.js",
-        {"version": shell_version(), "assets": ["/app/", *(static(n) for n in PWA_STATIC)]},
+        {
+            "version": shell_version(),
+            "assets": ["/app/", *(static(n) for n in PWA_STATIC)],
+        },
     )
     response = HttpResponse(body, content_type="text/javascript")
     response["Service-Worker-Allowed"] = "/app/"

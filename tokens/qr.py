@@ -21,7 +21,9 @@ def qr_svg(text: str) -> str:
 
 
 def qr_png(text: str, box_size: int = 8) -> bytes:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
+    qr = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4
+    )
     qr.add_data(text)
     qr.make(fit=True)
     buffer = io.BytesIO()

@@ -9,7 +9,9 @@ from PIL import Image
 
 
 def write_y4m(picture: bytes | Image.Image, path: Path, width=640, height=480) -> Path:
-    image = picture if isinstance(picture, Image.Image) else Image.open(io.BytesIO(picture))
+    image = (
+        picture if isinstance(picture, Image.Image) else Image.open(io.BytesIO(picture))
+    )
     image = image.convert("RGB")
     image.thumbnail((int(height * 0.9), int(height * 0.9)))
     frame = Image.new("RGB", (width, height), "white")

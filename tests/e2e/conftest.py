@@ -28,8 +28,12 @@ QUIET_FLAGS = [
 ]
 
 
-PHONE = {"viewport": {"width": 390, "height": 780}, "device_scale_factor": 2,
-         "is_mobile": True, "has_touch": True}
+PHONE = {
+    "viewport": {"width": 390, "height": 780},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 DESKTOP = {"viewport": {"width": 1280, "height": 860}}
 
 
@@ -47,7 +51,11 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": QUIET_FLAGS}
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": QUIET_FLAGS,
+    }
 
 
 def _free_port() -> int:
@@ -71,9 +79,22 @@ def server_url(django_db_setup, django_db_blocker):
     }
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "server.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-         "config.asgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-v",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     for _ in range(200):
         try:
@@ -81,7 +102,9 @@ def server_url(django_db_setup, django_db_blocker):
             break
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError("the live server exited; see test-artifacts/server.log")
+                raise RuntimeError(
+                    "the live server exited; see test-artifacts/server.log"
+                )
             time.sleep(0.1)
     yield url
     process.terminate()
@@ -101,6 +124,8 @@ def shot(request):
 
     def take(page, name: str):
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"), full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"{request.node.name}-{name}.png"), full_page=True
+        )
 
     return take

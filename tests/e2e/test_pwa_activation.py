@@ -16,8 +16,11 @@ def validate(live, username, passcode):
     _, key = api_client_create(name=f"rp-{passcode}", actor="test")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client.post("/api/v1/auth/validate", {"username": username, "passcode": passcode},
-                       format="json").json()
+    return client.post(
+        "/api/v1/auth/validate",
+        {"username": username, "passcode": passcode},
+        format="json",
+    ).json()
 
 
 def walk_intro(page, push=True):
@@ -50,7 +53,9 @@ def test_paste_activation_with_no_pin_shows_a_passcode_the_server_accepts(
     assert Token.objects.get().state == "active"
     # The confirmation used this step's code; the next step's is fresh.
     page.clock.install() if False else None
-    assert validate(live, "alice", code.get_attribute("data-code"))["result"] == "reject"
+    assert (
+        validate(live, "alice", code.get_attribute("data-code"))["result"] == "reject"
+    )
 
 
 def test_a_typo_in_the_activation_string_is_explained(live, page, user, shot):

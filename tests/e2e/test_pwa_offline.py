@@ -25,7 +25,9 @@ def activate_by_link(page, issued):
     page.click("#done-continue")
 
 
-def test_the_app_is_installable_and_shows_passcodes_offline(live, persistent, user, make_policy):
+def test_the_app_is_installable_and_shows_passcodes_offline(
+    live, persistent, user, make_policy
+):
     policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
     issued = token_assign(user=user, policy=policy, actor="test")
     page = persistent.new_page()
@@ -33,7 +35,9 @@ def test_the_app_is_installable_and_shows_passcodes_offline(live, persistent, us
     page.wait_for_function("navigator.serviceWorker.controller !== null")
     cdp = persistent.new_cdp_session(page)
     assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
-    manifest = page.request.get(page.url.split("/app/")[0] + "/app/manifest.webmanifest").json()
+    manifest = page.request.get(
+        page.url.split("/app/")[0] + "/app/manifest.webmanifest"
+    ).json()
     assert manifest["display"] == "standalone" and manifest["scope"] == "/app/"
     assert {i["purpose"] for i in manifest["icons"]} == {"any", "maskable"}
 
@@ -42,7 +46,8 @@ def test_the_app_is_installable_and_shows_passcodes_offline(live, persistent, us
     code = page.locator(f'.code[data-serial="{issued.token.serial}"]')
     expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
     shown_ms = page.evaluate(
-        "performance.getEntriesByName('tessera-first-passcode')[0].startTime")
+        "performance.getEntriesByName('tessera-first-passcode')[0].startTime"
+    )
     print(f"\noffline passcode shown {shown_ms:.0f} ms after navigation start")
     cached = page.evaluate("""async () => {
         const names = await caches.keys();
@@ -55,7 +60,9 @@ def test_the_app_is_installable_and_shows_passcodes_offline(live, persistent, us
     page.screenshot(path=str(ARTIFACTS / "offline-reload.png"))
 
 
-def test_the_self_test_passes_and_storage_keeps_no_plain_seed(live, persistent, user, make_policy):
+def test_the_self_test_passes_and_storage_keeps_no_plain_seed(
+    live, persistent, user, make_policy
+):
     policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
     issued = token_assign(user=user, policy=policy, actor="test")
     page = persistent.new_page()
@@ -72,14 +79,27 @@ def test_the_self_test_passes_and_storage_keeps_no_plain_seed(live, persistent, 
 def add_virtual_authenticator(context, page):
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "ctap2Version": "ctap2_1", "transport": "internal",
-        "hasResidentKey": True, "hasUserVerification": True, "isUserVerified": True,
-        "hasPrf": True, "automaticPresenceSimulation": True}})
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "ctap2Version": "ctap2_1",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "hasPrf": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
     return cdp
 
 
-def test_fingerprint_with_prf_unlocks_a_token_pin_token(live, persistent, user, make_policy, shot):
+def test_fingerprint_with_prf_unlocks_a_token_pin_token(
+    live, persistent, user, make_policy, shot
+):
     policy = make_policy(pin_mode="token", fingerprint="allowed", push_enabled=False)
     issued = token_assign(user=user, policy=policy, actor="test")
     page = persistent.new_page()
@@ -100,7 +120,9 @@ def test_fingerprint_with_prf_unlocks_a_token_pin_token(live, persistent, user, 
     first = code.get_attribute("data-code")
     page.clock.fast_forward(30_000)
     expect(code).not_to_have_attribute("data-code", first)
-    assert validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
+    assert (
+        validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
+    )
     stored = page.evaluate("""async () => {
         const db = await new Promise(r => { const q = indexedDB.open('tessera'); q.onsuccess = () => r(q.result); });
         const rec = await new Promise(r => { const q = db.transaction('tokens').objectStore('tokens').getAll(); q.onsuccess = () => r(q.result[0]); });
@@ -127,3 +149,34 @@ def test_rename_copy_warning_and_delete(live, page, user, make_policy, shot):
     page.click("#dialog-ok")
     expect(page.get_by_text("was deleted from this device")).to_be_visible()
     expect(page.locator("#activate")).to_be_visible()
+
+
+def test_activating_offline_says_so(live, page, user):
+    issued = token_assign(user=user, actor="test")
+    page.goto(live + "/app/")
+    page.click("#activate")
+    page.click("#no-qr")
+    page.context.set_offline(True)
+    page.fill("#activation", issued.activation_string)
+    page.click("#activate-submit")
+    expect(page.get_by_role("alert")).to_contain_text("offline")
+    page.context.set_offline(False)
+
+
+def test_dark_mode_and_desktop_layouts_render(live, browser, user, make_policy, shot):
+    from tests.e2e.conftest import DESKTOP
+
+    policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
+    issued = token_assign(user=user, policy=policy, actor="test")
+    context = browser.new_context(color_scheme="dark", **PHONE)
+    page = context.new_page()
+    activate_by_link(page, issued)
+    expect(page.locator(".code")).to_be_visible()
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 23, 42)"
+    shot(page, "dark")
+    context.close()
+    desktop = browser.new_context(**DESKTOP).new_page()
+    desktop.goto(live + "/app/")
+    expect(desktop.locator("#activate")).to_be_visible()
+    shot(desktop, "desktop")

@@ -19,9 +19,16 @@ def create_pin(page, pin):
     page.click("#pin-submit")
 
 
-def test_link_activation_with_a_token_pin_unlocks_with_the_pin(live, page, user, make_policy, shot):
-    policy = make_policy(pin_mode="token", pin_min_length=4, pin_max_length=6,
-                         fingerprint="disabled", push_enabled=True)
+def test_link_activation_with_a_token_pin_unlocks_with_the_pin(
+    live, page, user, make_policy, shot
+):
+    policy = make_policy(
+        pin_mode="token",
+        pin_min_length=4,
+        pin_max_length=6,
+        fingerprint="disabled",
+        push_enabled=True,
+    )
     issued = token_assign(user=user, policy=policy, actor="test")
     page.clock.install()
     page.goto(issued.activation_link)
@@ -44,7 +51,9 @@ def test_link_activation_with_a_token_pin_unlocks_with_the_pin(live, page, user,
     page.clock.fast_forward(30_000)  # the confirmation used this step's code
     expect(code).not_to_have_attribute("data-code", first)
     shot(page, "passcode")
-    assert validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
+    assert (
+        validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
+    )
     stored = page.evaluate("""async () => {
         const db = await new Promise(r => { const q = indexedDB.open('tessera'); q.onsuccess = () => r(q.result); });
         const rec = await new Promise(r => { const q = db.transaction('tokens').objectStore('tokens').getAll(); q.onsuccess = () => r(q.result[0]); });
@@ -53,9 +62,12 @@ def test_link_activation_with_a_token_pin_unlocks_with_the_pin(live, page, user,
     assert "seed" not in stored["keys"] and stored["extractable"] is False
 
 
-def test_wrong_token_pins_are_limited_then_the_token_is_wiped(live, page, user, make_policy, shot):
-    policy = make_policy(pin_mode="token", pin_max_attempts=3, fingerprint="disabled",
-                         push_enabled=False)
+def test_wrong_token_pins_are_limited_then_the_token_is_wiped(
+    live, page, user, make_policy, shot
+):
+    policy = make_policy(
+        pin_mode="token", pin_max_attempts=3, fingerprint="disabled", push_enabled=False
+    )
     issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link)
     page.click("#intro-otp-continue")
@@ -67,7 +79,9 @@ def test_wrong_token_pins_are_limited_then_the_token_is_wiped(live, page, user, 
     while wrong < 3:
         # About 1 wrong PIN in 16 passes the local check and shows a plausible
         # but wrong passcode (only the server can tell); the rest count down.
-        page.evaluate("document.querySelectorAll('[role=alert]').forEach(e => e.remove())")
+        page.evaluate(
+            "document.querySelectorAll('[role=alert]').forEach(e => e.remove())"
+        )
         page.fill("#pin", next(candidates))
         page.click("#pin-submit")
         outcome = page.locator("[role=alert], .code, [data-screen=welcome]").first
@@ -84,14 +98,18 @@ def test_wrong_token_pins_are_limited_then_the_token_is_wiped(live, page, user, 
     shot(page, "wiped")
 
 
-def test_server_pin_mode_sends_the_pin_and_says_pin_then_passcode(live, page, user, make_policy, shot):
+def test_server_pin_mode_sends_the_pin_and_says_pin_then_passcode(
+    live, page, user, make_policy, shot
+):
     policy = make_policy(pin_mode="server", fingerprint="disabled", push_enabled=False)
     issued = token_assign(user=user, policy=policy, actor="test")
     page.clock.install()
     page.goto(issued.activation_link)
     page.click("#intro-otp-continue")
     create_pin(page, "8642")
-    expect(page.locator("#server-pin-note")).to_contain_text("PIN followed by the passcode")
+    expect(page.locator("#server-pin-note")).to_contain_text(
+        "PIN followed by the passcode"
+    )
     shot(page, "done")
     page.click("#done-continue")
     code = page.locator(".code")
@@ -104,9 +122,12 @@ def test_server_pin_mode_sends_the_pin_and_says_pin_then_passcode(live, page, us
     assert validate(live, "alice", "8642" + value)["result"] == "accept"
 
 
-def test_event_based_token_shows_the_next_passcode_on_demand(live, page, user, make_policy):
-    policy = make_policy(otp_kind="hotp", pin_mode="none", fingerprint="disabled",
-                         push_enabled=False)
+def test_event_based_token_shows_the_next_passcode_on_demand(
+    live, page, user, make_policy
+):
+    policy = make_policy(
+        otp_kind="hotp", pin_mode="none", fingerprint="disabled", push_enabled=False
+    )
     issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link)
     page.click("#intro-otp-continue")
@@ -116,16 +137,20 @@ def test_event_based_token_shows_the_next_passcode_on_demand(live, page, user, m
     assert validate(live, "alice", first)["result"] == "accept"
     page.click(f"#next-{issued.token.serial}")
     expect(code).not_to_have_attribute("data-code", first)
-    assert validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
+    assert (
+        validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
+    )
 
 
-def test_scanning_the_qr_code_with_the_camera_activates(live, browser_type, user, make_policy,
-                                                      tmp_path, shot):
+def test_scanning_the_qr_code_with_the_camera_activates(
+    live, browser_type, user, make_policy, tmp_path, shot
+):
     policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
     issued = token_assign(user=user, policy=policy, actor="test")
     y4m = write_y4m(qr_png(issued.activation_link), tmp_path / "qr.y4m")
-    browser = browser_type.launch(executable_path="/usr/bin/chromium",
-                                  args=QUIET_FLAGS + camera_args(y4m))
+    browser = browser_type.launch(
+        executable_path="/usr/bin/chromium", args=QUIET_FLAGS + camera_args(y4m)
+    )
     try:
         page = browser.new_context(**PHONE).new_page()
         page.goto(live + "/app/")
@@ -134,7 +159,9 @@ def test_scanning_the_qr_code_with_the_camera_activates(live, browser_type, user
         expect(page.locator("#intro-otp-continue")).to_be_visible(timeout=15_000)
         page.click("#intro-otp-continue")
         page.click("#done-continue")
-        expect(page.locator(".code")).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
+        expect(page.locator(".code")).to_have_attribute(
+            "data-code", re.compile(r"^\d{6}$")
+        )
         shot(page, "scanned")
     finally:
         browser.close()
@@ -142,8 +169,10 @@ def test_scanning_the_qr_code_with_the_camera_activates(live, browser_type, user
 
 
 def test_refused_camera_offers_paste_instead(live, browser_type, user):
-    browser = browser_type.launch(executable_path="/usr/bin/chromium",
-                                  args=QUIET_FLAGS + ["--use-fake-device-for-media-stream"])
+    browser = browser_type.launch(
+        executable_path="/usr/bin/chromium",
+        args=QUIET_FLAGS + ["--use-fake-device-for-media-stream"],
+    )
     try:
         context = browser.new_context(**PHONE)
         page = context.new_page()
@@ -168,7 +197,14 @@ def test_used_and_foreign_activations_get_clear_messages(live, page, user, make_
     page.fill("#activation", issued.activation_string)
     page.click("#activate-submit")
     expect(page.get_by_role("alert")).to_contain_text("already been used")
-    page.fill("#activation", "https://other.example.com/app/#activate=" + issued.activation_string)
+    page.fill(
+        "#activation",
+        "https://other.example.com/app/#activate=" + issued.activation_string,
+    )
     page.click("#activate-submit")
-    expect(page.get_by_role("alert")).to_contain_text("another server (other.example.com)")
-    assert AuditEvent.objects.filter(action="enrollment.activate", outcome="failure").exists()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "another server (other.example.com)"
+    )
+    assert AuditEvent.objects.filter(
+        action="enrollment.activate", outcome="failure"
+    ).exists()

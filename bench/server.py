@@ -1,0 +1,70 @@
+"""Start Tessera for a benchmark the way the README does (bin/run), in a scratch data dir."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(extra_env: dict | None = None, host: str = "127.0.0.1"):
+    """Yields (base_url, env); env also drives manage.py against the same data."""
+    port = free_port()
+    base = f"http://{host}:{port}"
+    env = {
+        **os.environ,
+        "TESSERA_DATA_DIR": tempfile.mkdtemp(prefix="tessera-bench-"),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "SITE_URL": base,
+        "TESSERA_DEVICE_THROTTLE": "100000/minute",
+        "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    server = subprocess.Popen(
+        [str(ROOT / "bin/run")],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(900):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise SystemExit("the server exited during start-up") from None
+                time.sleep(0.1)
+        else:
+            raise SystemExit("server did not start")
+        yield base, env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def manage(env: dict, *args: str) -> str:
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "manage.py", *args],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
