@@ -1,11 +1,17 @@
 """Test settings: the embedded defaults plus test-only overrides."""
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
+# One data dir per checkout, so two checkouts' suites never share a database.
+_checkout = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[
+    :10
+]
 os.environ.setdefault(
-    "TESSERA_DATA_DIR", str(Path(tempfile.gettempdir()) / f"tessera-test-{os.getuid()}")
+    "TESSERA_DATA_DIR",
+    str(Path(tempfile.gettempdir()) / f"tessera-test-{os.getuid()}-{_checkout}"),
 )
 
 from config.settings import *  # noqa: E402,F403

@@ -1,10 +1,13 @@
-"""Websocket routes, and the HTTP paths whose views are async.
+"""Websocket routes, and the HTTP paths whose views are async."""
 
-Consumers arrive with push (PROTOCOL §4).
-"""
+from django.urls import path
+
+from tokens import consumers
 
 # HTTP paths served by async views (waiting on the channel layer): these run
 # on Django's stock async handler instead of the one-hop sync chain.
 ASYNC_HTTP_PREFIXES: tuple[str, ...] = ()
 
-websocket_urlpatterns: list = []
+websocket_urlpatterns = [
+    path("ws/token-status/", consumers.TokenStatusConsumer.as_asgi()),
+]

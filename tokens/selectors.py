@@ -26,3 +26,7 @@ def tokens_for_user(user) -> list[Token]:
     return list(
         Token.objects.filter(user=user).select_related("policy").order_by("created_at")
     )
+
+
+def token_states(serials: list[str]) -> dict[str, str]:
+    return dict(Token.objects.filter(serial__in=serials).values_list("serial", "state"))

@@ -17,11 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from tokens import crypto, oath
+from tokens.events import announce_token_state
 from tokens.models import Enrollment, Policy, Token
 from tokens.selectors import policy_default
 from tokens.services import keys
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
+from tokens.services.notify import enrollment_email_send
 from tokens.services.pins import pin_rule_error
 
 
@@ -66,7 +68,12 @@ def _live_token_count(user) -> int:
 
 @transaction.atomic
 def token_assign(
-    *, user, policy: Policy | None = None, actor: str, name: str = ""
+    *,
+    user,
+    policy: Policy | None = None,
+    actor: str,
+    name: str = "",
+    notify: bool = True,
 ) -> IssuedEnrollment:
     """Create a token for ``user`` under ``policy`` and issue its enrollment."""
     policy = policy or policy_default()
@@ -92,12 +99,17 @@ def token_assign(
         serial=serial,
         policy=policy.name,
     )
-    return enrollment_issue(token=token, actor=actor)
+    return enrollment_issue(token=token, actor=actor, notify=notify)
 
 
 @transaction.atomic
-def enrollment_issue(*, token: Token, actor: str) -> IssuedEnrollment:
-    """Issue a fresh activation string and link code; void earlier ones."""
+def enrollment_issue(
+    *, token: Token, actor: str, notify: bool = True
+) -> IssuedEnrollment:
+    """Issue a fresh activation string and link code; void earlier ones.
+
+    With ``notify`` the user is emailed the self-enrollment link (after commit).
+    """
     if token.state == Token.State.REVOKED:
         raise ServiceError("revoked", "A revoked token cannot be enrolled again.")
     now = timezone.now()
@@ -121,7 +133,47 @@ def enrollment_issue(*, token: Token, actor: str) -> IssuedEnrollment:
         serial=token.serial,
         expires=enrollment.expires_at.isoformat(),
     )
-    return IssuedEnrollment(token, enrollment, activation_string, link_code)
+    issued = IssuedEnrollment(token, enrollment, activation_string, link_code)
+    if notify:
+        enrollment_email_send(issued)
+    return issued
+
+
+def enrollment_by_link(link_code: str) -> Enrollment | None:
+    """The open enrollment a self-enrollment link names, or None."""
+    if not isinstance(link_code, str) or not 10 <= len(link_code) <= 64:
+        return None
+    enrollment = (
+        Enrollment.objects.select_related("token__policy", "token__user")
+        .filter(link_digest=crypto.sha256_hex(link_code.encode()))
+        .first()
+    )
+    if enrollment is None or not enrollment.is_open:
+        return None
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_reveal(*, enrollment: Enrollment, ip: str | None = None) -> str:
+    """A fresh activation string for a page that shows one (link page, wizard).
+
+    Only a digest of the code is kept, so showing the string means minting a
+    new code; the one shown before stops working.
+    """
+    activation, text = crypto.new_activation()
+    Enrollment.objects.filter(pk=enrollment.pk).update(
+        enrollment_id=activation.enrollment_id.hex(),
+        code_digest=crypto.sha256_hex(activation.code),
+    )
+    audit_record(
+        action="enrollment.reveal",
+        outcome="info",
+        username=enrollment.token.user.get_username(),
+        serial=enrollment.token.serial,
+        source="portal",
+        ip=ip,
+    )
+    return text
 
 
 def _decode_public_key(value, field: str) -> bytes:
@@ -375,6 +427,7 @@ def _count_confirm_failure(token: Token) -> ServiceError:
 
 
 def _activate(token: Token, step: int, server_pin: str) -> None:
+    announce_token_state(token.serial, Token.State.ACTIVE)
     is_event = token.policy.otp_kind == Policy.OtpKind.EVENT
     Token.objects.filter(pk=token.pk).update(
         state=Token.State.ACTIVE,

@@ -1,0 +1,99 @@
+"""The emailed six-digit code of the Add Authenticator wizard.
+
+The state lives in the user's server-side session as a plain dict holding only
+a keyed digest of the code, its expiry, the attempts and the last send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+
+from django.conf import settings
+
+from tokens.services.audit import audit_record
+from tokens.services.notify import send_templated
+
+LIFETIME = 600  # seconds
+MAX_ATTEMPTS = 5
+RESEND_AFTER = 30  # seconds between sends
+MAX_SENDS = 5
+
+
+def _digest(code: str, username: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(
+        key, f"tessera/verify|{username}|{code}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def verification_send(
+    *, user, state: dict | None, ip: str | None = None
+) -> tuple[dict, str | None]:
+    """Send a new code unless throttled; returns (new state, refusal sentence)."""
+    state = dict(state or {})
+    now = time.time()
+    if state.get("sends", 0) >= MAX_SENDS:
+        return (
+            state,
+            "Too many codes were sent. Wait a while or ask your administrator.",
+        )
+    if now - state.get("sent_at", 0) < RESEND_AFTER:
+        wait = int(RESEND_AFTER - (now - state.get("sent_at", 0))) + 1
+        return (
+            state,
+            f"A code was just sent. You can ask for another in {wait} seconds.",
+        )
+    code = f"{secrets.randbelow(10**6):06d}"
+    state.update(
+        digest=_digest(code, user.get_username()),
+        expires=now + LIFETIME,
+        attempts=0,
+        sent_at=now,
+        sends=state.get("sends", 0) + 1,
+        verified=False,
+    )
+    if user.email:
+        send_templated(
+            to=user.email,
+            template="verification",
+            context={"code": code},
+            username=user.get_username(),
+        )
+    audit_record(
+        action="portal.verification_send",
+        outcome="info",
+        username=user.get_username(),
+        source="portal",
+        ip=ip,
+    )
+    return state, None
+
+
+def verification_check(
+    *, user, state: dict, code: str, ip: str | None = None
+) -> tuple[dict, str | None]:
+    """Check a typed code; returns (new state, refusal sentence or None)."""
+    state = dict(state or {})
+    refusal = None
+    if not state.get("digest") or time.time() > state.get("expires", 0):
+        refusal = "This code has expired. Send a new one."
+    elif state.get("attempts", 0) >= MAX_ATTEMPTS:
+        refusal = "Too many wrong codes. Send a new one."
+    elif not hmac.compare_digest(
+        _digest(str(code).strip(), user.get_username()), state["digest"]
+    ):
+        state["attempts"] = state.get("attempts", 0) + 1
+        refusal = "That code is not right. Check the email and try again."
+    else:
+        state.update(verified=True, digest="")
+    audit_record(
+        action="portal.verification_check",
+        outcome="failure" if refusal else "success",
+        username=user.get_username(),
+        source="portal",
+        ip=ip,
+    )
+    return state, refusal
