@@ -17,7 +17,10 @@ os.environ.setdefault(
 from config.settings import *  # noqa: E402,F403
 from config.settings import DATA_DIR, DATABASES, REST_FRAMEWORK  # noqa: E402
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# locmem here; the live server of the browser tests writes files instead.
+EMAIL_BACKEND = os.environ.get(
+    "TESSERA_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
+)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A file, not :memory:, so a live server in another process sees the same data.
 DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}

@@ -65,7 +65,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server_url(django_db_setup, django_db_blocker):
+def mail_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("mail")
+
+
+@pytest.fixture(scope="session")
+def server_url(django_db_setup, django_db_blocker, mail_dir):
     from django.conf import settings
 
     port = _free_port()
@@ -75,7 +80,8 @@ def server_url(django_db_setup, django_db_blocker):
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "TESSERA_TEST_SERVER_DB": str(settings.DATABASES["default"]["NAME"]),
         "SITE_URL": url,
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "TESSERA_TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
     }
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "server.log", "w")
     process = subprocess.Popen(

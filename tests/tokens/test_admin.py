@@ -20,16 +20,22 @@ def act(client, url, action, pks, **extra):
     return client.post(url, {"action": action, ACTION_CHECKBOX_NAME: pks, **extra})
 
 
-def test_assign_token_action_asks_for_a_policy_then_shows_the_activation(staff, user):
+def test_assign_token_action_asks_for_a_policy_then_shows_the_activation(
+    staff, user, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
     url = "/admin/auth/user/"
     form = act(staff, url, "assign_token", [user.pk])
     assert form.status_code == 200 and b"Assign" in form.content
     policy = Policy.objects.get(is_default=True)
-    done = act(staff, url, "assign_token", [user.pk], apply="1", policy=policy.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = act(staff, url, "assign_token", [user.pk], apply="1", policy=policy.pk)
     token = Token.objects.get(user=user)
     page = done.content.decode()
     assert token.serial in page and "/enroll/" in page and "activation-string" in page
     assert AuditEvent.objects.filter(action="token.assign", actor="admin:root").exists()
+    assert len(mail.outbox) == 1 and "/enroll/" in mail.outbox[0].body  # notification
 
 
 def test_lifecycle_actions_change_state_and_audit(staff, user, enroll):

@@ -1,0 +1,188 @@
+"""The four enrollment methods end to end: a desktop browser on the portal or
+the self-enrollment page, a phone running the PWA; each ends with a login."""
+
+import re
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from tests.e2e.camera import camera_args, write_y4m
+from tests.e2e.conftest import CHROMIUM, DESKTOP, PHONE, QUIET_FLAGS
+from tokens.models import Token
+from tokens.services.enrollment import token_assign
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def desktop(browser):
+    context = browser.new_context(**DESKTOP)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def no_pin_default(db):
+    from tokens.selectors import policy_default
+
+    policy = policy_default()
+    policy.pin_mode, policy.push_enabled, policy.fingerprint = "none", False, "disabled"
+    # The phone's clock is fast-forwarded a step per login (each step's code
+    # is single-use); a ±2 window lets the second login follow at once.
+    policy.otp_window = 2
+    policy.save()
+    return policy
+
+
+def phone_with_camera(browser_type, tmp_path, picture: bytes):
+    y4m = write_y4m(picture, tmp_path / "qr.y4m")
+    browser = browser_type.launch(
+        executable_path=CHROMIUM, args=QUIET_FLAGS + camera_args(y4m)
+    )
+    page = browser.new_context(**PHONE).new_page()
+    page.clock.install()
+    return browser, page
+
+
+def finish_in_pwa(phone):
+    phone.click("#intro-otp-continue")
+    phone.click("#done-continue")
+    code = phone.locator(".code")
+    expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
+    first = code.get_attribute("data-code")
+    phone.clock.fast_forward(30_000)  # the confirmation used this step's code
+    expect(code).not_to_have_attribute("data-code", first)
+    return code.get_attribute("data-code")
+
+
+def next_code(phone):
+    code = phone.locator(".code")
+    first = code.get_attribute("data-code")
+    phone.clock.fast_forward(30_000)
+    expect(code).not_to_have_attribute("data-code", first)
+    return code.get_attribute("data-code")
+
+
+def portal_login(desktop, live, passcode, shot=None):
+    desktop.goto(live + "/")
+    desktop.click("#start")
+    desktop.fill("#id_username", "alice")
+    desktop.click("#submit")
+    desktop.fill("#id_password", PASSWORD)
+    desktop.fill("#id_passcode", passcode)
+    desktop.click("#submit")
+    expect(desktop.locator("#tokens")).to_contain_text("Active")
+    if shot:
+        shot(desktop, "dashboard")
+
+
+def test_self_enrollment_in_the_portal(
+    live, desktop, browser_type, user, no_pin_default, mail_dir, tmp_path, shot
+):
+    desktop.goto(live + "/")
+    shot(desktop, "1-start")
+    desktop.click("#start")
+    desktop.fill("#id_username", "alice")
+    desktop.click("#submit")
+    shot(desktop, "2-add")
+    desktop.click("#add-authenticator")
+    expect(desktop.locator("#id_code")).to_be_visible()
+    mail_file = max(mail_dir.iterdir(), key=lambda p: p.stat().st_mtime)
+    code = re.search(r"verification code is (\d{6})", mail_file.read_text()).group(1)
+    desktop.fill("#id_code", code)
+    desktop.click("#submit")
+    desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")
+    desktop.click("#submit")  # Authenticator App
+    desktop.click("#platform-android")
+    expect(desktop.locator("#qr svg")).to_be_visible()
+    shot(desktop, "3-setup")
+    browser, phone = phone_with_camera(
+        browser_type, tmp_path, desktop.locator("#qr").screenshot()
+    )
+    try:
+        phone.goto(live + "/app/")
+        phone.click("#activate")
+        phone.click("#scan")
+        passcode = finish_in_pwa(phone)
+        expect(desktop.locator("#status")).to_contain_text(
+            "active"
+        )  # live, over the websocket
+        shot(desktop, "4-active")
+        desktop.click("#continue")
+        desktop.fill("#id_passcode", passcode)
+        desktop.click("#submit")
+        expect(desktop.locator("#tokens")).to_contain_text("Active")
+        shot(desktop, "5-enrolled")
+        desktop.click("text=Log out")
+        portal_login(desktop, live, next_code(phone))
+    finally:
+        browser.close()
+
+
+def test_automatic_enrollment_from_the_email_link_on_the_phone(
+    live, page, desktop, user, no_pin_default, shot
+):
+    page.clock.install()
+    token_assign(user=user, actor="admin:root")
+    link = re.search(r"http://\S+/enroll/\S+/", mail.outbox[-1].body).group(0)
+    page.goto(link)
+    page.click("#platform-android")
+    shot(page, "link-page")
+    page.click("#open-app")  # same device: opens the PWA with the activation link
+    passcode = finish_in_pwa(page)
+    assert Token.objects.get().state == "active"
+    portal_login(desktop, live, passcode, shot)
+
+
+def test_qr_code_enrollment_from_the_email_link(
+    live, desktop, browser_type, user, no_pin_default, tmp_path, shot
+):
+    token_assign(user=user, actor="admin:root")
+    link = re.search(r"http://\S+/enroll/\S+/", mail.outbox[-1].body).group(0)
+    desktop.goto(link)
+    desktop.click("#platform-android")
+    browser, phone = phone_with_camera(
+        browser_type, tmp_path, desktop.locator("#qr").screenshot()
+    )
+    try:
+        phone.goto(live + "/app/")
+        phone.click("#activate")
+        phone.click("#scan")
+        passcode = finish_in_pwa(phone)
+        expect(desktop.locator("#status")).to_contain_text("active")
+        shot(desktop, "active")
+        portal_login(desktop, live, passcode)
+    finally:
+        browser.close()
+
+
+def test_copy_paste_enrollment(live, desktop, page, user, no_pin_default, shot):
+    page.clock.install()
+    token_assign(user=user, actor="admin:root")
+    link = re.search(r"http://\S+/enroll/\S+/", mail.outbox[-1].body).group(0)
+    desktop.goto(link + "?platform=ios")
+    desktop.click("#no-qr summary")
+    text = desktop.locator("#activation-string").text_content()
+    shot(desktop, "string")
+    page.goto(live + "/app/")
+    page.click("#activate")
+    page.click("#no-qr")
+    page.fill("#activation", text)
+    page.click("#activate-submit")
+    passcode = finish_in_pwa(page)
+    expect(desktop.locator("#status")).to_contain_text("active")
+    portal_login(desktop, live, passcode)
+
+
+def test_an_expired_link_page_tells_the_user_what_to_do(live, desktop, user, shot):
+    from django.utils import timezone
+
+    from tokens.models import Enrollment
+
+    issued = token_assign(user=user, actor="admin:root", notify=False)
+    Enrollment.objects.update(expires_at=timezone.now())
+    desktop.goto(issued.enrollment_url)
+    expect(desktop.locator("h1")).to_contain_text("cannot be used")
+    shot(desktop, "expired")
