@@ -1,0 +1,47 @@
+"""The token-status websocket: session-bound, pushes activation in real time."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from tokens.consumers import WATCH_SESSION_KEY, TokenStatusConsumer
+from tokens.events import token_group
+from tokens.services.enrollment import token_assign
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def communicator(session):
+    comm = WebsocketCommunicator(TokenStatusConsumer.as_asgi(), "/ws/token-status/")
+    comm.scope["session"] = session
+    return comm
+
+
+def test_a_socket_without_a_watched_token_is_refused():
+    async def run():
+        comm = communicator({})
+        connected, code = await comm.connect()
+        assert not connected and code == 4403
+
+    async_to_sync(run)()
+
+
+def test_it_sends_the_current_state_then_the_activation(user):
+    serial = token_assign(user=user, actor="test", notify=False).token.serial
+    async_to_sync(_watch_activation)(serial)
+
+
+async def _watch_activation(serial):
+    comm = communicator({WATCH_SESSION_KEY: [serial]})
+    connected, _ = await comm.connect()
+    assert connected
+    assert await comm.receive_json_from() == {"type": "token", "serial": serial,
+                                              "state": "assigned"}
+    await get_channel_layer().group_send(
+        token_group(serial), {"type": "token.state", "serial": serial, "state": "active"})
+    assert await comm.receive_json_from() == {"type": "token", "serial": serial,
+                                              "state": "active"}
+    await comm.send_json_to({"type": "anything"})
+    assert (await comm.receive_json_from())["type"] == "error"
+    await comm.disconnect()
