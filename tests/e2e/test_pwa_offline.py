@@ -180,3 +180,16 @@ def test_dark_mode_and_desktop_layouts_render(live, browser, user, make_policy, 
     desktop.goto(live + "/app/")
     expect(desktop.locator("#activate")).to_be_visible()
     shot(desktop, "desktop")
+
+
+def test_a_required_fingerprint_without_a_sensor_stops_activation(live, page, user, make_policy):
+    from tokens.models import Token
+
+    policy = make_policy(pin_mode="none", fingerprint="required", push_enabled=False)
+    issued = token_assign(user=user, policy=policy, actor="test")
+    page.goto(issued.activation_link.replace("127.0.0.1", "localhost"))
+    page.click("#intro-otp-continue")
+    expect(page.locator("[data-screen=fingerprint-required]")).to_be_visible()
+    page.click("#fingerprint-required-continue")
+    expect(page.get_by_text("cannot unlock it with a fingerprint")).to_be_visible()
+    assert Token.objects.get().state == "assigned"  # never confirmed

@@ -59,8 +59,9 @@ export async function startSetup({ answer, seed, deviceKey, home }) {
   }
 
   let finger = null;
+  const required = policy.fingerprint === "required";
   if (policy.fingerprint !== "disabled" && (await fingerprint.available())) {
-    const wanted = policy.fingerprint === "required" || (await step(
+    const wanted = required || (await step(
       "Use your fingerprint",
       "Unlock this token with your fingerprint instead of typing the PIN each time.",
       { id: "fingerprint", primary: "Set up fingerprint", secondary: "Skip" },
@@ -74,6 +75,13 @@ export async function startSetup({ answer, seed, deviceKey, home }) {
         finger = null;
       }
     }
+  }
+  if (required && !finger) {
+    await step("Fingerprint required",
+      "Your administrator requires a fingerprint (or face) unlock for this token, and it could not be set up on this device. Use a device with a fingerprint sensor, or ask your administrator.",
+      { id: "fingerprint-required", primary: "Close" });
+    home({ notice: "The token was not activated: this device cannot unlock it with a fingerprint." });
+    return;
   }
 
   await confirmWithServer({ answer, seed, deviceKey, pin, finger, home });
