@@ -27,7 +27,7 @@ export async function createRecord({ answer, label, seed, deviceKey, pin, prfKey
     policy: { ...answer.policy },
     deviceKey, // non-extractable ECDSA private key (structured clone)
     createdAt: Date.now(),
-    pinFailures: 0,
+    pinFailureTimes: [],
     fingerprint: null,
   };
   let inner = seed;
@@ -59,24 +59,22 @@ export async function openWithPrf(record, prfKey) {
   return openSeed(record, { pinKey });
 }
 
-// Counts a mistyped PIN; wipes the token after the policy's limit. Returns
-// the attempts left (0 = wiped).
-export async function pinFailed(record) {
-  record.pinFailures += 1;
-  const left = record.policy.pin_max_attempts - record.pinFailures;
+// Counts a mistyped PIN (one that fails the check value); wipes the token
+// once the policy's limit is reached within a day. A PIN that passes the check
+// resets nothing, since it may be a thief's plausible-but-wrong guess: only
+// the server can tell. Returns the attempts left (0 = wiped).
+const FAILURE_WINDOW_MS = 24 * 3600 * 1000;
+
+export async function pinFailed(record, now = Date.now()) {
+  const recent = (record.pinFailureTimes || []).filter((t) => now - t < FAILURE_WINDOW_MS);
+  record.pinFailureTimes = [...recent, now];
+  const left = record.policy.pin_max_attempts - record.pinFailureTimes.length;
   if (left <= 0) {
     await store.deleteToken(record.serial);
     return 0;
   }
   await store.putToken(record);
   return left;
-}
-
-export async function pinSucceeded(record) {
-  if (record.pinFailures) {
-    record.pinFailures = 0;
-    await store.putToken(record);
-  }
 }
 
 // Start-up self-test: a non-extractable key must survive IndexedDB and still sign.

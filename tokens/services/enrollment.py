@@ -176,6 +176,20 @@ def enrollment_reveal(*, enrollment: Enrollment, ip: str | None = None) -> str:
     return text
 
 
+def _audit_device_step(
+    action: str, token: Token | None, refusal: ServiceError | None, ip, **detail
+) -> None:
+    audit_record(
+        action=action,
+        outcome="failure" if refusal else "success",
+        username=token.user.get_username() if token else "",
+        serial=token.serial if token else "",
+        source="device-api",
+        ip=ip,
+        **({"error": refusal.code} if refusal else detail),
+    )
+
+
 def _decode_public_key(value, field: str) -> bytes:
     try:
         raw = crypto.b64u_decode(value)
@@ -259,15 +273,12 @@ def enrollment_activate(
             response = _bind_device(
                 enrollment, ecdh_raw, device_raw, device_name[:64], platform[:32]
             )
-        token = enrollment.token if enrollment else None
-        audit_record(
-            action="enrollment.activate",
-            outcome="failure" if refusal else "success",
-            username=token.user.get_username() if token else "",
-            serial=token.serial if token else "",
-            source="device-api",
-            ip=ip,
-            **({"error": refusal.code} if refusal else {"device": device_name[:64]}),
+        _audit_device_step(
+            "enrollment.activate",
+            enrollment.token if enrollment else None,
+            refusal,
+            ip,
+            device=device_name[:64],
         )
     if refusal:
         raise refusal
@@ -392,15 +403,7 @@ def token_confirm(
                 refusal = _count_confirm_failure(token)
         if refusal is None:
             _activate(token, step, server_pin)
-        audit_record(
-            action="enrollment.confirm",
-            outcome="failure" if refusal else "success",
-            username=token.user.get_username() if token else "",
-            serial=token.serial if token else "",
-            source="device-api",
-            ip=ip,
-            **({"error": refusal.code} if refusal else {}),
-        )
+        _audit_device_step("enrollment.confirm", token, refusal, ip)
     if refusal:
         raise refusal
     token.refresh_from_db()

@@ -110,10 +110,7 @@ async function unlock(record) {
     back: () => showTokens(),
     check: async (pin) => {
       seed = await vault.openSeed(record, { pin });
-      if (seed) {
-        await vault.pinSucceeded(record);
-        return null;
-      }
+      if (seed) return null;
       const left = await vault.pinFailed(record);
       if (left === 0) {
         showTokens({ notice: `Too many wrong PINs: the token ${record.serial} was removed from this device. Ask your administrator for a new one.` });
