@@ -1,7 +1,9 @@
 """The token-status websocket: session-bound, pushes activation in real time."""
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
@@ -10,6 +12,13 @@ from tokens.events import token_group
 from tokens.services.enrollment import token_assign
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_async(fn, *args):
+    """Run a coroutine on its own thread: the browser tests leave Playwright's
+    event loop in the main thread, where async_to_sync refuses to run."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, fn(*args)).result()
 
 
 def communicator(session):
@@ -24,12 +33,12 @@ def test_a_socket_without_a_watched_token_is_refused():
         connected, code = await comm.connect()
         assert not connected and code == 4403
 
-    async_to_sync(run)()
+    run_async(run)
 
 
 def test_it_sends_the_current_state_then_the_activation(user):
     serial = token_assign(user=user, actor="test", notify=False).token.serial
-    async_to_sync(_watch_activation)(serial)
+    run_async(_watch_activation, serial)
 
 
 async def _watch_activation(serial):
