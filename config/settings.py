@@ -154,9 +154,7 @@ WHITENOISE_AUTOREFRESH = envbool("WHITENOISE_AUTOREFRESH", False)
 LOGIN_URL = "portal:login"
 
 # Email, under Django's own names. The console backend is the embedded default.
-EMAIL_BACKEND = envstr(
-    "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "config.mail.StderrConsoleBackend")
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25)
 EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")

@@ -182,7 +182,9 @@ def test_dark_mode_and_desktop_layouts_render(live, browser, user, make_policy, 
     shot(desktop, "desktop")
 
 
-def test_a_required_fingerprint_without_a_sensor_stops_activation(live, page, user, make_policy):
+def test_a_required_fingerprint_without_a_sensor_stops_activation(
+    live, page, user, make_policy
+):
     from tokens.models import Token
 
     policy = make_policy(pin_mode="none", fingerprint="required", push_enabled=False)

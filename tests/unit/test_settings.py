@@ -48,3 +48,29 @@ def test_first_run_generates_secrets_in_a_private_file(tmp_path):
     assert result.returncode == 0, result.stderr
     secrets = tmp_path / "secrets.json"
     assert secrets.exists() and oct(secrets.stat().st_mode & 0o777) == "0o600"
+
+
+def test_assign_token_prints_only_json_on_stdout_while_the_email_goes_to_stderr(
+    tmp_path,
+):
+    import json
+
+    env = {"TESSERA_DATA_DIR": str(tmp_path)}
+    assert manage("migrate", "-v0", env=env).returncode == 0
+    created = manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.create_user('bob', 'bob@example.com')",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    result = manage("assign_token", "bob", env=env)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {
+        "serial",
+        "enrollment_url",
+        "activation_string",
+        "activation_link",
+    }
+    assert "Enroll your Tessera token" in result.stderr  # the notification email

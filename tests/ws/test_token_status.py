@@ -45,12 +45,20 @@ async def _watch_activation(serial):
     comm = communicator({WATCH_SESSION_KEY: [serial]})
     connected, _ = await comm.connect()
     assert connected
-    assert await comm.receive_json_from() == {"type": "token", "serial": serial,
-                                              "state": "assigned"}
+    assert await comm.receive_json_from() == {
+        "type": "token",
+        "serial": serial,
+        "state": "assigned",
+    }
     await get_channel_layer().group_send(
-        token_group(serial), {"type": "token.state", "serial": serial, "state": "active"})
-    assert await comm.receive_json_from() == {"type": "token", "serial": serial,
-                                              "state": "active"}
+        token_group(serial),
+        {"type": "token.state", "serial": serial, "state": "active"},
+    )
+    assert await comm.receive_json_from() == {
+        "type": "token",
+        "serial": serial,
+        "state": "active",
+    }
     await comm.send_json_to({"type": "anything"})
     assert (await comm.receive_json_from())["type"] == "error"
     await comm.disconnect()
