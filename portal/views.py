@@ -7,6 +7,7 @@ from functools import wraps
 
 import django_otp
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.http import Http404
@@ -71,8 +72,6 @@ def _setup_context(request, enrollment, platform: str) -> dict:
     """What a set-up screen shows: QR code, activation string, same-device link."""
     text = enrollment_reveal(enrollment=enrollment, ip=_ip(request))
     token = enrollment.token
-    from django.conf import settings
-
     link = f"{settings.SITE_URL}/app/#activate={text}"
     _watch(request, token.serial)
     return {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-
 from tokens.models import Policy, Token
 
 
@@ -15,17 +13,6 @@ def policy_default() -> Policy:
             name="Default", defaults={"is_default": True}
         )
     return policy
-
-
-def user_by_username(username: str):
-    User = get_user_model()
-    return User.objects.filter(username=username, is_active=True).first()
-
-
-def tokens_for_user(user) -> list[Token]:
-    return list(
-        Token.objects.filter(user=user).select_related("policy").order_by("created_at")
-    )
 
 
 def token_states(serials: list[str]) -> dict[str, str]:

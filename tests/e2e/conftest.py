@@ -11,10 +11,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 # pytest-playwright's sync API runs an event loop in this thread; the ORM
 # calls the tests make between browser steps are still plain sync code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Generous waits for a loaded 2-core machine; a passing step returns at once.
+expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -1,7 +1,7 @@
 // "Activate": scan the QR code, or paste the activation string ("No QR code?").
 // Both end in runActivation(), which speaks the protocol (PROTOCOL.md §2).
 import { h, show, message, button, onLeave } from "../ui.js";
-import { parseActivation, extractActivation, ActivationError } from "../otp.js";
+import { parseActivation, extractActivation, ActivationError, b64uDecode } from "../otp.js";
 import * as keys from "../keys.js";
 import * as api from "../api.js";
 import { startSetup } from "./setup.js";
@@ -133,7 +133,6 @@ export async function runActivation(input, { retry }) {
       device_name: deviceName(),
       platform: platformName(),
     });
-    const { b64uDecode } = await import("../otp.js");
     const seed = await keys.deriveSeed({
       ecdhPrivate: ecdh.privateKey,
       serverPublicRaw: b64uDecode(answer.server_ecdh_public_key),
