@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.camera import camera_args, write_y4m
 from tests.e2e.conftest import CHROMIUM, DESKTOP, PHONE, QUIET_FLAGS
+from tests.e2e.steps import next_step_code
 from tokens.models import Token
 from tokens.services.enrollment import token_assign
 
@@ -48,20 +49,7 @@ def phone_with_camera(browser_type, tmp_path, picture: bytes):
 def finish_in_pwa(phone):
     phone.click("#intro-otp-continue")
     phone.click("#done-continue")
-    code = phone.locator(".code")
-    expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
-    first = code.get_attribute("data-code")
-    phone.clock.fast_forward(30_000)  # the confirmation used this step's code
-    expect(code).not_to_have_attribute("data-code", first)
-    return code.get_attribute("data-code")
-
-
-def next_code(phone):
-    code = phone.locator(".code")
-    first = code.get_attribute("data-code")
-    phone.clock.fast_forward(30_000)
-    expect(code).not_to_have_attribute("data-code", first)
-    return code.get_attribute("data-code")
+    return next_step_code(phone)
 
 
 def portal_login(desktop, live, passcode, shot=None):
@@ -116,7 +104,7 @@ def test_self_enrollment_in_the_portal(
         expect(desktop.locator("#tokens")).to_contain_text("Active")
         shot(desktop, "5-enrolled")
         desktop.click("text=Log out")
-        portal_login(desktop, live, next_code(phone))
+        portal_login(desktop, live, next_step_code(phone))
     finally:
         browser.close()
 

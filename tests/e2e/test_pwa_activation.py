@@ -4,31 +4,9 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE  # noqa: F401  (re-exported for other modules)
+from tests.e2e.steps import next_step_code, validate
 from tokens.models import Token
-from tokens.services.apiclients import api_client_create
 from tokens.services.enrollment import token_assign
-
-
-def validate(live, username, passcode):
-    from rest_framework.test import APIClient
-
-    _, key = api_client_create(name=f"rp-{passcode}", actor="test")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client.post(
-        "/api/v1/auth/validate",
-        {"username": username, "passcode": passcode},
-        format="json",
-    ).json()
-
-
-def walk_intro(page, push=True):
-    page.click("#intro-otp-continue")
-    if push:
-        page.click("#intro-push-continue")
-        if page.locator("#permissions-skip").count():
-            page.click("#permissions-skip")
 
 
 def test_paste_activation_with_no_pin_shows_a_passcode_the_server_accepts(
@@ -36,6 +14,7 @@ def test_paste_activation_with_no_pin_shows_a_passcode_the_server_accepts(
 ):
     policy = make_policy(pin_mode="none", push_enabled=False, fingerprint="disabled")
     issued = token_assign(user=user, policy=policy, actor="test")
+    page.clock.install()
     page.goto(live + "/app/")
     shot(page, "welcome")
     page.click("#activate")
@@ -51,11 +30,9 @@ def test_paste_activation_with_no_pin_shows_a_passcode_the_server_accepts(
     expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
     shot(page, "list")
     assert Token.objects.get().state == "active"
-    # The confirmation used this step's code; the next step's is fresh.
-    page.clock.install() if False else None
-    assert (
-        validate(live, "alice", code.get_attribute("data-code"))["result"] == "reject"
-    )
+    # The code on screen is the one the confirmation consumed: a replay.
+    assert validate("alice", code.get_attribute("data-code"))["result"] == "reject"
+    assert validate("alice", next_step_code(page))["result"] == "accept"
 
 
 def test_a_typo_in_the_activation_string_is_explained(live, page, user, shot):

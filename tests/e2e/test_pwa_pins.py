@@ -5,8 +5,8 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.camera import camera_args, write_y4m
-from tests.e2e.conftest import QUIET_FLAGS
-from tests.e2e.test_pwa_activation import PHONE, validate, walk_intro
+from tests.e2e.conftest import PHONE, QUIET_FLAGS
+from tests.e2e.steps import next_step_code, validate, walk_intro
 from tokens.models import AuditEvent, Token
 from tokens.qr import qr_png
 from tokens.services.enrollment import token_assign
@@ -45,15 +45,9 @@ def test_link_activation_with_a_token_pin_unlocks_with_the_pin(
     page.click(".token-open")
     page.fill("#pin", "2468")
     page.click("#pin-submit")
-    code = page.locator(".code")
-    expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
-    first = code.get_attribute("data-code")
-    page.clock.fast_forward(30_000)  # the confirmation used this step's code
-    expect(code).not_to_have_attribute("data-code", first)
+    value = next_step_code(page)
     shot(page, "passcode")
-    assert (
-        validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
-    )
+    assert validate("alice", value)["result"] == "accept"
     stored = page.evaluate("""async () => {
         const db = await new Promise(r => { const q = indexedDB.open('tessera'); q.onsuccess = () => r(q.result); });
         const rec = await new Promise(r => { const q = db.transaction('tokens').objectStore('tokens').getAll(); q.onsuccess = () => r(q.result[0]); });
@@ -112,14 +106,9 @@ def test_server_pin_mode_sends_the_pin_and_says_pin_then_passcode(
     )
     shot(page, "done")
     page.click("#done-continue")
-    code = page.locator(".code")
-    expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
-    first = code.get_attribute("data-code")
-    page.clock.fast_forward(30_000)
-    expect(code).not_to_have_attribute("data-code", first)
-    value = code.get_attribute("data-code")
-    assert validate(live, "alice", value)["result"] == "reject"
-    assert validate(live, "alice", "8642" + value)["result"] == "accept"
+    value = next_step_code(page)
+    assert validate("alice", value)["result"] == "reject"
+    assert validate("alice", "8642" + value)["result"] == "accept"
 
 
 def test_event_based_token_shows_the_next_passcode_on_demand(
@@ -134,12 +123,10 @@ def test_event_based_token_shows_the_next_passcode_on_demand(
     page.click("#done-continue")
     code = page.locator(".code")
     first = code.get_attribute("data-code")
-    assert validate(live, "alice", first)["result"] == "accept"
+    assert validate("alice", first)["result"] == "accept"
     page.click(f"#next-{issued.token.serial}")
     expect(code).not_to_have_attribute("data-code", first)
-    assert (
-        validate(live, "alice", code.get_attribute("data-code"))["result"] == "accept"
-    )
+    assert validate("alice", code.get_attribute("data-code"))["result"] == "accept"
 
 
 def test_scanning_the_qr_code_with_the_camera_activates(

@@ -28,17 +28,21 @@ def portal_login_check(
     Returns (user, token) on success, (None, None) otherwise; which factor
     failed is audited, not told.
     """
-    user = authenticate(request, username=username, password=password)
-    if user is None:
+
+    def refuse(reason: str):
         audit_record(
             action="portal.login",
             outcome="failure",
             username=username,
             source="portal",
             ip=ip,
-            reason="password",
+            reason=reason,
         )
         return None, None
+
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        return refuse("password")
     outcome = verify_tokens(
         tokens=usable_tokens(user),
         username=username,
@@ -47,15 +51,7 @@ def portal_login_check(
         ip=ip,
     )
     if not outcome.accepted:
-        audit_record(
-            action="portal.login",
-            outcome="failure",
-            username=username,
-            source="portal",
-            ip=ip,
-            reason="passcode",
-        )
-        return None, None
+        return refuse("passcode")
     audit_record(
         action="portal.login",
         outcome="success",

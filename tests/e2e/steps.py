@@ -1,0 +1,42 @@
+"""Steps shared by the browser tests."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+
+def validate(username: str, passcode: str) -> dict:
+    """Ask /api/v1/auth/validate as a relying application would."""
+    from rest_framework.test import APIClient
+
+    from tokens.services.apiclients import api_client_create
+
+    _, key = api_client_create(name=f"rp-{passcode}", actor="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    body = {"username": username, "passcode": passcode}
+    return client.post("/api/v1/auth/validate", body, format="json").json()
+
+
+def next_step_code(page) -> str:
+    """Move the page's installed clock one TOTP step on; return the new code.
+
+    The confirmation consumed the current step's code, so a login needs the
+    next one; the server's ±1 step window accepts it at once.
+    """
+    code = page.locator(".code")
+    expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
+    first = code.get_attribute("data-code")
+    page.clock.fast_forward(30_000)
+    expect(code).not_to_have_attribute("data-code", first)
+    return code.get_attribute("data-code")
+
+
+def walk_intro(page, push=True):
+    page.click("#intro-otp-continue")
+    if push:
+        page.click("#intro-push-continue")
+        if page.locator("#permissions-skip").count():
+            page.click("#permissions-skip")
