@@ -176,6 +176,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "device": envstr("TESSERA_DEVICE_THROTTLE", "30/minute"),
+        "device-poll": envstr("TESSERA_DEVICE_POLL_THROTTLE", "120/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -188,7 +189,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Served from our own static files: no CDN, works on a closed network.
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tokens.api.schema.add_async_paths",
+    ],
 }
+
+# A bare websocket echo at /ws/echo/, the baseline of bench/push.py.
+TESSERA_WS_ECHO = envbool("TESSERA_WS_ECHO", False)
 
 OTP_HOTP_LOOKAHEAD = 10  # event-based tokens: codes ahead of the counter accepted
 

@@ -122,3 +122,33 @@ class Device:
             "server_pin": server_pin,
             "signature": self.sign(text),
         }
+
+    # --- PROTOCOL §4–§5 ---------------------------------------------------
+
+    def auth_frame(self, nonce: str) -> dict:
+        return {
+            "type": "auth",
+            "serial": self.serial,
+            "signature": self.sign(f"tessera/v1/ws|{nonce}"),
+        }
+
+    def answer_frame(self, challenge_id: str, decision: str, number="") -> dict:
+        number_text = "" if number in ("", None) else str(number)
+        return {
+            "type": "answer",
+            "id": challenge_id,
+            "serial": self.serial,
+            "decision": decision,
+            "number": number,
+            "signature": self.sign(
+                f"tessera/v1/answer|{challenge_id}|{decision}|{number_text}"
+            ),
+        }
+
+    def poll_headers(self, now: float | None = None) -> dict:
+        stamp = str(int(time.time() if now is None else now))
+        return {
+            "X-Tessera-Serial": self.serial,
+            "X-Tessera-Time": stamp,
+            "X-Tessera-Signature": self.sign(f"tessera/v1/poll|{self.serial}|{stamp}"),
+        }

@@ -39,3 +39,38 @@ def announce_token_state(serial: str, state: str) -> None:
             {"type": "token.state", "serial": serial, "state": state},
         )
     )
+
+
+def device_group(serial: str) -> str:
+    """The sockets of the device holding ``serial`` (PROTOCOL §4)."""
+    return f"device.{serial}"
+
+
+def push_group(challenge_id) -> str:
+    """Whoever waits on a push challenge: the login page, an API long-poll."""
+    return f"push.{challenge_id}"
+
+
+def announce_challenge(serials: list[str], payloads: dict[str, dict]) -> None:
+    """Deliver a new challenge to its devices, once it has committed."""
+
+    def send():
+        for serial in serials:
+            _group_send(
+                device_group(serial),
+                {"type": "push.challenge", "challenge": payloads[serial]},
+            )
+
+    transaction.on_commit(send)
+
+
+def announce_push_state(challenge_id, state: str, serials: list[str]) -> None:
+    """Tell the waiters the outcome, and the devices to close the request."""
+    message = {"type": "push.state", "id": str(challenge_id), "state": state}
+
+    def send():
+        _group_send(push_group(challenge_id), message)
+        for serial in serials:
+            _group_send(device_group(serial), message)
+
+    transaction.on_commit(send)

@@ -89,3 +89,67 @@ class ConfirmRequest(StrictSerializer):
 
 class ConfirmResponse(serializers.Serializer):
     state = serializers.CharField()
+
+
+class PushRequest(StrictSerializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    application = serializers.CharField(
+        max_length=80, help_text="Shown on the phone: what the user is logging in to."
+    )
+    ip = serializers.IPAddressField(
+        required=False, help_text="The end user's IP, shown on the phone."
+    )
+    browser = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='Shown on the phone, e.g. "Firefox on Windows".',
+    )
+
+
+class PushCreateResponse(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=["pending"])
+    number = serializers.IntegerField(
+        allow_null=True,
+        help_text="Show it to the user, who picks it on the phone (null: no "
+        "number matching).",
+    )
+    expires = serializers.DateTimeField()
+
+
+class AnswerRequest(StrictSerializer):
+    id = serializers.CharField(max_length=36)
+    serial = serializers.CharField(max_length=16)
+    decision = serializers.ChoiceField(choices=["approve", "deny", "fraud"])
+    number = serializers.JSONField(
+        required=False,
+        default=None,
+        help_text='The number picked, or "" / null without number matching.',
+    )
+    signature = serializers.CharField(max_length=100)
+
+
+class AnswerResponse(serializers.Serializer):
+    type = serializers.CharField()
+    id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=["approved", "denied"])
+    reason = serializers.CharField(required=False)
+
+
+class ChallengeMessage(serializers.Serializer):
+    type = serializers.CharField()
+    id = serializers.UUIDField()
+    serial = serializers.CharField()
+    application = serializers.CharField()
+    username = serializers.CharField()
+    ip = serializers.CharField()
+    browser = serializers.CharField()
+    created = serializers.DateTimeField()
+    expires = serializers.DateTimeField()
+    numbers = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class ChallengesResponse(serializers.Serializer):
+    challenges = ChallengeMessage(many=True)

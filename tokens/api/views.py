@@ -5,7 +5,7 @@ Thin: validate the body, call one service, shape the answer.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -15,10 +15,17 @@ from tokens.api.authentication import ApiKeyAuthentication, IsApiClient
 from tokens.api.parsers import StrictJSONParser
 from tokens.services.enrollment import enrollment_activate, token_confirm
 from tokens.services.otp import validate_passcode
+from tokens.services.push import device_poll, push_answer, push_create
 
 _ERRORS = {
     400: OpenApiResponse(s.ErrorResponse, description="Invalid request"),
     413: OpenApiResponse(s.ErrorResponse, description="Body too large"),
+}
+_ANSWER_ERRORS = {
+    403: OpenApiResponse(s.ErrorResponse, description="Bad signature or token"),
+    404: OpenApiResponse(s.ErrorResponse, description="Unknown challenge"),
+    409: OpenApiResponse(s.ErrorResponse, description="Already answered"),
+    410: OpenApiResponse(s.ErrorResponse, description="Expired"),
 }
 
 
@@ -94,3 +101,108 @@ class ConfirmView(DeviceView):
         data = self.body(s.ConfirmRequest)
         token = token_confirm(**data, ip=client_ip(request))
         return Response({"state": token.state})
+
+
+class PushView(JsonAPIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsApiClient]
+
+    @extend_schema(
+        summary="Start a push approval",
+        description=(
+            "Sends a login request to every push-capable device of the user. "
+            "Show the returned `number` to the user (number matching), then "
+            "wait on `GET /api/v1/auth/push/{id}?wait=25`. Unknown users get "
+            "a challenge too, which expires unanswered. 429 while a request "
+            "for the same user and application is pending, or for a while "
+            "after a denial (push fatigue)."
+        ),
+        request=s.PushRequest,
+        responses={
+            201: s.PushCreateResponse,
+            401: s.ErrorResponse,
+            429: OpenApiResponse(
+                s.ErrorResponse, description="push_pending, push_cooldown"
+            ),
+            **_ERRORS,
+        },
+        tags=["relying party"],
+    )
+    def post(self, request):
+        data = self.body(s.PushRequest)
+        challenge = push_create(
+            username=data["username"],
+            application=data["application"],
+            ip=data.get("ip") or None,
+            browser=data["browser"],
+            source="api",
+            client=request.auth.name,
+        )
+        return Response(
+            {
+                "id": str(challenge.pk),
+                "state": challenge.state,
+                "number": challenge.number,
+                "expires": challenge.expires_at.isoformat(),
+            },
+            status=201,
+        )
+
+
+class DeviceAnswerView(DeviceView):
+    @extend_schema(
+        summary="Answer a push challenge (PROTOCOL §5)",
+        description="The same answer a device may send over /ws/device/.",
+        request=s.AnswerRequest,
+        responses={200: s.AnswerResponse, **_ANSWER_ERRORS, **_ERRORS},
+        tags=["device"],
+    )
+    def post(self, request):
+        data = self.body(s.AnswerRequest)
+        result = push_answer(
+            challenge_id=data["id"],
+            serial=data["serial"],
+            decision=data["decision"],
+            number=data["number"],
+            signature=data["signature"],
+            source="device-api",
+            ip=client_ip(request),
+        )
+        return Response(result.as_frame())
+
+
+class DeviceChallengesView(DeviceView):
+    parser_classes = []
+    throttle_scope = "device-poll"
+
+    @extend_schema(
+        summary="Pending challenges, for a device without a socket (PROTOCOL §4)",
+        parameters=[
+            OpenApiParameter("X-Tessera-Serial", str, OpenApiParameter.HEADER, True),
+            OpenApiParameter(
+                "X-Tessera-Time",
+                str,
+                OpenApiParameter.HEADER,
+                True,
+                description="Unix seconds, within ±60 s of the server.",
+            ),
+            OpenApiParameter(
+                "X-Tessera-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                True,
+                description="b64u sign_D('tessera/v1/poll|' + serial + '|' + time)",
+            ),
+        ],
+        responses={200: s.ChallengesResponse, 403: s.ErrorResponse},
+        tags=["device"],
+    )
+    def get(self, request):
+        headers = request.headers
+        challenges = device_poll(
+            serial=headers.get("X-Tessera-Serial"),
+            timestamp=headers.get("X-Tessera-Time"),
+            signature=headers.get("X-Tessera-Signature"),
+            ip=client_ip(request),
+        )
+        return Response({"challenges": challenges})

@@ -1,0 +1,327 @@
+"""The push service: creation, signed answers, fatigue limits, fraud."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.utils import timezone
+
+from tokens.models import AuditEvent, PushChallenge, Token
+from tokens.services.errors import ServiceError
+from tokens.services.push import (
+    device_authenticate,
+    device_poll,
+    push_answer,
+    push_create,
+    push_expire_if_due,
+    push_login_complete,
+    push_pending_payloads,
+)
+
+
+def create(username="alice", application="VPN", **kw):
+    return push_create(username=username, application=application, source="test", **kw)
+
+
+def answer(device, challenge, decision="approve", number=None, **kw):
+    if number is None and decision == "approve":
+        number = challenge.number if challenge.number is not None else ""
+    frame = device.answer_frame(str(challenge.pk), decision, number)
+    frame.pop("type")
+    return push_answer(
+        challenge_id=frame["id"],
+        serial=frame["serial"],
+        decision=frame["decision"],
+        number=frame["number"],
+        signature=frame["signature"],
+        source="test",
+        **kw,
+    )
+
+
+def test_a_push_goes_to_every_active_device_of_the_user(user, enroll):
+    phone, tablet = enroll(user), enroll(user)
+    challenge = create(ip="203.0.113.7", browser="Firefox on Windows")
+    assert set(challenge.tokens.values_list("serial", flat=True)) == {
+        phone.serial,
+        tablet.serial,
+    }
+    payloads = push_pending_payloads([phone.serial])
+    assert payloads == [
+        {
+            "type": "challenge",
+            "id": str(challenge.pk),
+            "serial": phone.serial,
+            "application": "VPN",
+            "username": "alice",
+            "ip": "203.0.113.7",
+            "browser": "Firefox on Windows",
+            "created": challenge.created_at.isoformat(),
+            "expires": challenge.expires_at.isoformat(),
+            "numbers": challenge.numbers,
+        }
+    ]
+    assert challenge.number in challenge.numbers and len(set(challenge.numbers)) == 3
+
+
+def test_without_number_matching_there_are_no_numbers(user, enroll, make_policy):
+    enroll(user, make_policy(number_matching=False))
+    challenge = create()
+    assert challenge.number is None and challenge.numbers == []
+    assert (
+        "numbers"
+        not in push_pending_payloads(
+            list(challenge.tokens.values_list("serial", flat=True))
+        )[0]
+    )
+
+
+def test_an_unknown_user_gets_a_challenge_nobody_can_answer(db):
+    challenge = create(username="nobody")
+    assert challenge.state == "pending" and challenge.tokens.count() == 0
+    assert challenge.number is not None  # looks like any other
+
+
+def test_the_right_number_approves_and_the_answer_is_kept(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    result = answer(device, challenge)
+    challenge.refresh_from_db()
+    assert result.state == challenge.state == "approved"
+    assert challenge.answered_by.serial == device.serial
+    assert challenge.response_signature
+    assert Token.objects.get(serial=device.serial).enrolled_at is not None
+
+
+def test_a_wrong_number_denies_the_login(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    wrong = next(n for n in challenge.numbers if n != challenge.number)
+    result = answer(device, challenge, number=wrong)
+    assert (result.state, result.reason) == ("denied", "wrong_number")
+    with pytest.raises(ServiceError) as again:
+        answer(device, challenge)  # the right number, too late
+    assert again.value.code == "already_answered"
+    challenge.refresh_from_db()
+    assert challenge.state == "denied"
+
+
+def test_a_forged_signature_changes_nothing(user, enroll):
+    device, other = enroll(user), enroll(user)
+    challenge = create()
+    frame = device.answer_frame(str(challenge.pk), "approve", challenge.number)
+    forged = other.answer_frame(str(challenge.pk), "approve", challenge.number)
+    with pytest.raises(ServiceError) as refused:
+        push_answer(
+            challenge_id=frame["id"],
+            serial=device.serial,
+            decision="approve",
+            number=challenge.number,
+            signature=forged["signature"],  # signed by another key
+            source="test",
+        )
+    assert refused.value.code == "invalid_signature"
+    challenge.refresh_from_db()
+    assert challenge.state == "pending"
+
+
+def test_a_signature_for_another_decision_is_refused(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    deny = device.answer_frame(str(challenge.pk), "deny", "")
+    with pytest.raises(ServiceError) as refused:
+        push_answer(
+            challenge_id=deny["id"],
+            serial=device.serial,
+            decision="approve",
+            number="",
+            signature=deny["signature"],
+            source="test",
+        )
+    assert refused.value.code == "invalid_signature"
+
+
+def test_a_late_answer_is_refused_and_the_challenge_expires(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    PushChallenge.objects.filter(pk=challenge.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    with pytest.raises(ServiceError) as refused:
+        answer(device, challenge)
+    assert refused.value.code == "expired"
+    challenge.refresh_from_db()
+    assert challenge.state == "expired"
+
+
+def test_a_token_the_push_did_not_go_to_cannot_answer(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    stranger = enroll(get_user_model().objects.create_user("mallory", password="x"))
+    frame = stranger.answer_frame(str(challenge.pk), "approve", challenge.number)
+    with pytest.raises(ServiceError) as refused:
+        push_answer(
+            challenge_id=frame["id"],
+            serial=frame["serial"],
+            decision="approve",
+            number=frame["number"],
+            signature=frame["signature"],
+            source="test",
+        )
+    assert refused.value.code == "unknown_challenge"
+    assert answer(device, challenge).state == "approved"
+
+
+def test_malformed_answers_are_refused_with_a_reason(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    for bad in (
+        {"challenge_id": "not-a-uuid"},
+        {"challenge_id": 12},
+        {"decision": "maybe"},
+        {"number": "42"},
+        {"number": True},
+        {"number": -1},
+    ):
+        kw = {
+            "challenge_id": str(challenge.pk),
+            "serial": device.serial,
+            "decision": "approve",
+            "number": challenge.number,
+            "signature": "x",
+            "source": "test",
+            **bad,
+        }
+        with pytest.raises(ServiceError) as refused:
+            push_answer(**kw)
+        assert refused.value.code == "invalid_request", bad
+
+
+def test_one_pending_push_per_user_and_application(user, enroll):
+    enroll(user)
+    create()
+    with pytest.raises(ServiceError) as refused:
+        create()
+    assert (refused.value.code, refused.value.status) == ("push_pending", 429)
+    create(application="Mail")  # another application may ask
+
+
+def test_an_expired_push_does_not_block_the_next(user, enroll):
+    enroll(user)
+    first = create()
+    PushChallenge.objects.filter(pk=first.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    create()
+    first.refresh_from_db()
+    assert first.state == "expired"
+
+
+def test_a_denial_starts_a_cooldown(user, enroll, make_policy):
+    device = enroll(user, make_policy(push_deny_cooldown_seconds=60))
+    answer(device, create(), decision="deny")
+    with pytest.raises(ServiceError) as refused:
+        create()
+    assert refused.value.code == "push_cooldown"
+    PushChallenge.objects.update(answered_at=timezone.now() - timedelta(seconds=61))
+    create()
+
+
+def test_fraud_locks_the_tokens_audits_and_emails(
+    user, enroll, django_capture_on_commit_callbacks
+):
+    device, other = enroll(user), enroll(user)
+    challenge = create(ip="198.51.100.9")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = answer(device, challenge, decision="fraud", number="")
+    assert (result.state, result.reason) == ("denied", "fraud")
+    assert set(Token.objects.filter(user=user).values_list("state", flat=True)) == {
+        "locked"
+    }
+    assert AuditEvent.objects.filter(action="push.fraud", username="alice").exists()
+    [message] = [m for m in mail.outbox if "did not start" in m.subject]
+    assert "198.51.100.9" in message.body and other.serial in message.body
+
+
+def test_fraud_does_not_lock_when_the_policy_says_not_to(
+    user, enroll, make_policy, django_capture_on_commit_callbacks
+):
+    device = enroll(user, make_policy(push_fraud_lock=False))
+    with django_capture_on_commit_callbacks(execute=True):
+        answer(device, create(), decision="fraud", number="")
+    assert Token.objects.get(serial=device.serial).state == "active"
+    assert any("did not start" in m.subject for m in mail.outbox)
+
+
+def test_an_approval_completes_one_login_only(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    answer(device, challenge)
+    token = push_login_complete(challenge_id=challenge.pk, username="alice")
+    assert token.serial == device.serial
+    assert push_login_complete(challenge_id=challenge.pk, username="alice") is None
+
+
+def test_a_denied_push_completes_no_login(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    answer(device, challenge, decision="deny", number="")
+    assert push_login_complete(challenge_id=challenge.pk, username="alice") is None
+
+
+def test_expiry_is_applied_when_read(user, enroll):
+    enroll(user)
+    challenge = create()
+    assert push_expire_if_due(challenge.pk) == "pending"
+    PushChallenge.objects.filter(pk=challenge.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert push_expire_if_due(challenge.pk) == "expired"
+    assert (
+        push_pending_payloads(list(challenge.tokens.values_list("serial", flat=True)))
+        == []
+    )
+
+
+def test_device_authentication_needs_the_device_key(user, enroll):
+    device, other = enroll(user), enroll(user)
+    nonce = "n0nce"
+    assert (
+        device_authenticate(
+            serial=device.serial,
+            nonce=nonce,
+            signature=device.auth_frame(nonce)["signature"],
+        ).serial
+        == device.serial
+    )
+    for serial, signature in (
+        (device.serial, other.auth_frame(nonce)["signature"]),
+        (device.serial, device.auth_frame("another nonce")["signature"]),
+        ("TSR-0000-0000", device.auth_frame(nonce)["signature"]),
+        (device.serial, "!!"),
+        (None, None),
+    ):
+        with pytest.raises(ServiceError):
+            device_authenticate(serial=serial, nonce=nonce, signature=signature)
+
+
+def test_the_signed_poll_lists_pending_challenges(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    headers = device.poll_headers()
+    got = device_poll(
+        serial=headers["X-Tessera-Serial"],
+        timestamp=headers["X-Tessera-Time"],
+        signature=headers["X-Tessera-Signature"],
+    )
+    assert [c["id"] for c in got] == [str(challenge.pk)]
+    stale = device.poll_headers(now=timezone.now().timestamp() - 120)
+    with pytest.raises(ServiceError):
+        device_poll(
+            serial=stale["X-Tessera-Serial"],
+            timestamp=stale["X-Tessera-Time"],
+            signature=stale["X-Tessera-Signature"],
+        )
