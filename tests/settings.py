@@ -24,7 +24,10 @@ EMAIL_BACKEND = os.environ.get(
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A file, not :memory:, so a live server in another process sees the same data.
 DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"device": "10000/minute"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "device": "10000/minute",
+    "device-poll": "10000/minute",
+}
 WHITENOISE_AUTOREFRESH = True
 
 # A live server started by the browser tests runs these settings against the

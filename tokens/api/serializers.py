@@ -120,6 +120,7 @@ class PushCreateResponse(serializers.Serializer):
 
 
 class AnswerRequest(StrictSerializer):
+    type = serializers.ChoiceField(choices=["answer"], required=False)
     id = serializers.CharField(max_length=36)
     serial = serializers.CharField(max_length=16)
     decision = serializers.ChoiceField(choices=["approve", "deny", "fraud"])
