@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login_username, name="login"),
     path("login/continue/", views.login_continue, name="login-continue"),
+    path("login/push/", views.login_push, name="login-push"),
     path("logout/", views.logout_view, name="logout"),
     path("add/", views.add_start, name="add"),
     path("add/verify/", views.add_verify, name="add-verify"),

@@ -16,9 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.browser import describe_browser
 from portal.throttle import allow
-from tokens.consumers import WATCH_SESSION_KEY
-from tokens.models import Token
+from tokens.consumers import PUSH_SESSION_KEY, WATCH_SESSION_KEY
+from tokens.models import PushChallenge, Token
 from tokens.qr import qr_svg
 from tokens.selectors import policy_default
 from tokens.services import portal as portal_service
@@ -28,6 +29,7 @@ from tokens.services.enrollment import (
     token_assign,
 )
 from tokens.services.errors import ServiceError
+from tokens.services.push import push_tokens
 from tokens.services.verification import verification_check, verification_send
 
 PLATFORMS = {
@@ -56,6 +58,30 @@ def _save_wizard(request, state: dict) -> None:
 def _watch(request, serial: str) -> None:
     serials = [s for s in request.session.get(WATCH_SESSION_KEY, []) if s != serial]
     request.session[WATCH_SESSION_KEY] = [*serials, serial][-5:]
+
+
+def _browser(request) -> str:
+    return describe_browser(request.META.get("HTTP_USER_AGENT", ""))
+
+
+def _remember_push(request, challenge, purpose: str) -> None:
+    request.session[PUSH_SESSION_KEY] = {
+        "id": str(challenge.pk),
+        "username": challenge.username,
+        "purpose": purpose,
+    }
+
+
+def _session_push(request, purpose: str, username: str) -> PushChallenge | None:
+    """This browser's own push of ``purpose`` for ``username``, if any."""
+    state = request.session.get(PUSH_SESSION_KEY)
+    if not (
+        isinstance(state, dict)
+        and state.get("purpose") == purpose
+        and state.get("username") == username
+    ):
+        return None
+    return PushChallenge.objects.filter(pk=state["id"], username=username).first()
 
 
 def otp_required(view):
@@ -90,6 +116,12 @@ def _setup_context(request, enrollment, platform: str) -> dict:
 
 class UsernameForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
+
+
+class PushLoginForm(forms.Form):
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput, max_length=256
+    )
 
 
 class LoginForm(forms.Form):
@@ -132,6 +164,12 @@ def login_continue(request):
         # No authenticator yet: SafeNet's self-enrollment starts here.
         _save_wizard(request, {"username": username})
         return redirect("portal:add")
+    # Push is the default. Unknown users see the same password form, so the
+    # page does not tell who exists.
+    if request.GET.get("method") != "passcode" and (
+        user is None or push_tokens(user)
+    ):
+        return _login_with_push(request, username)
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not allow("login", _ip(request) or "", username, limit=10, window=300):
@@ -148,8 +186,67 @@ def login_continue(request):
                 return redirect("portal:dashboard")
             form.add_error(None, _("The password or the passcode is not right."))
     return render(
-        request, "portal/login_password.html", {"form": form, "username": username}
+        request,
+        "portal/login_password.html",
+        {"form": form, "username": username, "push": False},
     )
+
+
+def _login_with_push(request, username: str):
+    """Password, then a push: the default for users with a push token."""
+    form = PushLoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if not allow("login", _ip(request) or "", username, limit=10, window=300):
+            form.add_error(
+                None, _("Too many attempts. Wait a few minutes and try again.")
+            )
+        else:
+            try:
+                user, challenge = portal_service.portal_push_start(
+                    request=request,
+                    username=username,
+                    password=form.cleaned_data["password"],
+                    ip=_ip(request),
+                    browser=_browser(request),
+                )
+            except ServiceError as exc:
+                own = _session_push(request, "login", username)
+                if own is not None and own.state == PushChallenge.State.PENDING:
+                    return redirect("portal:login-push")  # e.g. after a reload
+                form.add_error(None, exc.detail)
+            else:
+                if user is not None:
+                    _remember_push(request, challenge, "login")
+                    return redirect("portal:login-push")
+                form.add_error(None, _("That password is not right."))
+    return render(
+        request,
+        "portal/login_password.html",
+        {"form": form, "username": username, "push": True},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_push(request):
+    """Waits for the phone (over /ws/push/), then completes the login."""
+    username = request.session.get(LOGIN_USERNAME) or ""
+    challenge = _session_push(request, "login", username)
+    if challenge is None:
+        return redirect("portal:login")
+    if request.method == "POST":
+        token = portal_service.portal_push_finish(
+            challenge_id=challenge.pk, username=username, ip=_ip(request)
+        )
+        if token is not None:
+            request.session.pop(PUSH_SESSION_KEY, None)
+            login(
+                request, token.user, backend="django.contrib.auth.backends.ModelBackend"
+            )
+            django_otp.login(request, token)
+            return redirect("portal:dashboard")
+        challenge.refresh_from_db()
+    return render(request, "portal/login_push.html", {"challenge": challenge})
 
 
 @require_POST
@@ -336,6 +433,36 @@ def add_setup(request):
     return render(request, "portal/add_setup.html", {**context, "next_url": "finish/"})
 
 
+def _enrollment_push(request, user, token) -> PushChallenge | None:
+    """The first push to the new token: this session's, or a new one."""
+    own = _session_push(request, "enroll", user.get_username())
+    if own is not None and own.state == PushChallenge.State.PENDING:
+        if own.tokens.filter(pk=token.pk).exists():
+            return own
+    try:
+        challenge = portal_service.enrollment_push_start(
+            token=token, ip=_ip(request), browser=_browser(request)
+        )
+    except ServiceError:
+        return None  # fatigue limits: the passcode still works
+    if challenge is not None:
+        _remember_push(request, challenge, "enroll")
+    return challenge
+
+
+def _enrolled(request, user, token):
+    request.session.pop(WIZARD, None)
+    request.session.pop(PUSH_SESSION_KEY, None)
+    if not request.user.is_authenticated:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    django_otp.login(request, Token.objects.get(pk=token.pk))
+    messages.success(
+        request,
+        _("Your authenticator %(serial)s is enrolled.") % {"serial": token.serial},
+    )
+    return redirect("portal:dashboard")
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def add_finish(request):
@@ -343,6 +470,18 @@ def add_finish(request):
     token = _wizard_token(user, state) if user else None
     if token is None:
         return redirect("portal:add")
+    if request.method == "POST" and "push" in request.POST:
+        own = _session_push(request, "enroll", user.get_username())
+        approved = own is not None and portal_service.portal_push_finish(
+            challenge_id=own.pk,
+            username=user.get_username(),
+            ip=_ip(request),
+            source="portal-enroll",
+        )
+        if approved and approved.pk == token.pk:
+            return _enrolled(request, user, token)
+        messages.error(request, _("The request was not approved. Enter a passcode."))
+        return redirect("portal:add-finish")
     passcode_form = LoginForm(request.POST or None)
     passcode_form.fields.pop("password")
     if request.method == "POST" and passcode_form.is_valid():
@@ -353,24 +492,16 @@ def add_finish(request):
             passcode=passcode_form.cleaned_data["passcode"],
             ip=_ip(request),
         ):
-            request.session.pop(WIZARD, None)
-            if not request.user.is_authenticated:
-                login(
-                    request, user, backend="django.contrib.auth.backends.ModelBackend"
-                )
-            django_otp.login(request, Token.objects.get(pk=token.pk))
-            messages.success(
-                request,
-                _("Your authenticator %(serial)s is enrolled.")
-                % {"serial": token.serial},
-            )
-            return redirect("portal:dashboard")
+            return _enrolled(request, user, token)
         else:
             passcode_form.add_error(
                 "passcode", _("That passcode is not right. Try the next one.")
             )
+    challenge = _enrollment_push(request, user, token)
     return render(
-        request, "portal/add_finish.html", {"form": passcode_form, "token": token}
+        request,
+        "portal/add_finish.html",
+        {"form": passcode_form, "token": token, "challenge": challenge},
     )
 
 

@@ -216,7 +216,10 @@ class PushStatusConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "detail": "This socket only sends."})
 
     async def push_state(self, event):
-        await self.send_json({"type": "push", "state": event["state"]})
+        message = {"type": "push", "state": event["state"]}
+        if event.get("fraud"):
+            message["fraud"] = True
+        await self.send_json(message)
 
 
 class EchoConsumer(AsyncJsonWebsocketConsumer):

@@ -64,9 +64,13 @@ def announce_challenge(serials: list[str], payloads: dict[str, dict]) -> None:
     transaction.on_commit(send)
 
 
-def announce_push_state(challenge_id, state: str, serials: list[str]) -> None:
+def announce_push_state(
+    challenge_id, state: str, serials: list[str], *, fraud: bool = False
+) -> None:
     """Tell the waiters the outcome, and the devices to close the request."""
     message = {"type": "push.state", "id": str(challenge_id), "state": state}
+    if fraud:
+        message["fraud"] = True
 
     def send():
         _group_send(push_group(challenge_id), message)

@@ -10,6 +10,9 @@ from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.lifecycle import token_revoke
 from tokens.services.otp import verify_tokens
+from tokens.services.push import push_create, push_login_complete, push_tokens
+
+PORTAL_APPLICATION = "Tessera portal"
 
 
 def usable_tokens(user) -> list[Token]:
@@ -61,6 +64,71 @@ def portal_login_check(
         ip=ip,
     )
     return user, outcome.token
+
+
+def _audit_login(outcome: str, username: str, ip, **detail) -> None:
+    audit_record(
+        action="portal.login",
+        outcome=outcome,
+        username=username,
+        source="portal",
+        ip=ip,
+        **detail,
+    )
+
+
+def portal_push_start(
+    *, request, username: str, password: str, ip: str | None, browser: str
+):
+    """Password, then a push to the user's devices.
+
+    Returns (user, challenge), or (None, None) for a wrong password. Raises
+    ``ServiceError`` when the push fatigue limits refuse a new push.
+    """
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        _audit_login("failure", username, ip, reason="password", method="push")
+        return None, None
+    challenge = push_create(
+        username=user.get_username(),
+        application=PORTAL_APPLICATION,
+        source="portal",
+        ip=ip,
+        browser=browser,
+        tokens=push_tokens(user),
+    )
+    return user, challenge
+
+
+def portal_push_finish(
+    *, challenge_id, username: str, ip: str | None, source: str = "portal"
+) -> Token | None:
+    """Spend an approved push on this login; the approving token, or None."""
+    token = push_login_complete(challenge_id=challenge_id, username=username)
+    _audit_login(
+        "success" if token else "failure",
+        username,
+        ip,
+        method="push",
+        challenge=str(challenge_id),
+        **({"serial_used": token.serial} if token else {"reason": "not approved"}),
+    )
+    return token
+
+
+def enrollment_push_start(*, token: Token, ip: str | None, browser: str):
+    """The wizard's last step: the first push, to the new token only (None
+    when the token cannot take pushes)."""
+    if token.pk not in {t.pk for t in push_tokens(token.user)}:
+        return None
+    return push_create(
+        username=token.user.get_username(),
+        application=PORTAL_APPLICATION,
+        source="portal-enroll",
+        ip=ip,
+        browser=browser,
+        tokens=[token],
+    )
 
 
 def token_finish_enrollment(

@@ -445,7 +445,9 @@ def _decide(challenge, token, decision, number_text, signature) -> AnswerResult:
         Token.objects.filter(pk=token.pk).update(
             last_used_at=now, enrolled_at=Coalesce(F("enrolled_at"), now)
         )
-    announce_push_state(challenge.pk, state, _serials(challenge))
+    announce_push_state(
+        challenge.pk, state, _serials(challenge), fraud=decision == "fraud"
+    )
     if decision == "fraud":
         _report_fraud(challenge, token)
     return AnswerResult(challenge, state, reason)

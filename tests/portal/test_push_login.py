@@ -1,0 +1,136 @@
+"""Portal login by push, and the wizard's last step by push."""
+
+from __future__ import annotations
+
+from tests.portal.test_enrollment_views import activate_from_page, walk_to_setup
+from tokens.consumers import PUSH_SESSION_KEY
+from tokens.models import AuditEvent, PushChallenge, Token
+from tokens.services.push import push_answer
+
+FIREFOX = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+)
+
+
+def answer(device, challenge, decision="approve"):
+    number = challenge.number if decision == "approve" else ""
+    frame = device.answer_frame(str(challenge.pk), decision, number)
+    return push_answer(
+        challenge_id=frame["id"],
+        serial=device.serial,
+        decision=decision,
+        number=number,
+        signature=frame["signature"],
+        source="test",
+    )
+
+
+def start_push(client):
+    client.post("/login/", {"username": "alice"})
+    return client.post(
+        "/login/continue/",
+        {"password": "correct horse battery"},
+        HTTP_USER_AGENT=FIREFOX,
+    )
+
+
+def test_the_password_sends_a_push_and_the_page_shows_the_number(client, user, enroll):
+    enroll(user)
+    response = start_push(client)
+    assert response.url == "/login/push/"
+    challenge = PushChallenge.objects.get()
+    assert (challenge.application, challenge.browser, challenge.source) == (
+        "Tessera portal",
+        "Firefox on Windows",
+        "portal",
+    )
+    assert client.session[PUSH_SESSION_KEY]["id"] == str(challenge.pk)
+    page = client.get("/login/push/").content.decode()
+    assert f'id="push-number" aria-label="Number to tap">{challenge.number}<' in page
+    assert "Use a passcode instead" in page
+
+
+def test_an_approved_push_logs_in_once(client, user, enroll):
+    device = enroll(user)
+    start_push(client)
+    answer(device, PushChallenge.objects.get())
+    assert client.post("/login/push/", {"push": "1"}).url == "/authenticators/"
+    assert client.get("/authenticators/").status_code == 200
+    assert AuditEvent.objects.filter(
+        action="portal.login", outcome="success", detail__method="push"
+    ).exists()
+
+
+def test_completing_before_approval_does_not_log_in(client, user, enroll):
+    enroll(user)
+    start_push(client)
+    response = client.post("/login/push/", {"push": "1"})
+    assert response.status_code == 200
+    assert client.get("/authenticators/").url == "/login/"
+    assert PushChallenge.objects.get().used_at is None
+
+
+def test_a_denied_push_says_so_plainly(client, user, enroll):
+    device = enroll(user)
+    start_push(client)
+    answer(device, PushChallenge.objects.get(), "deny")
+    page = client.post("/login/push/", {"push": "1"}).content.decode()
+    assert "denied on your phone" in page
+    assert client.get("/authenticators/").url == "/login/"
+
+
+def test_a_wrong_password_sends_no_push(client, user, enroll):
+    enroll(user)
+    client.post("/login/", {"username": "alice"})
+    page = client.post("/login/continue/", {"password": "wrong"})
+    assert "not right" in page.content.decode()
+    assert not PushChallenge.objects.exists()
+
+
+def test_another_browser_cannot_complete_a_push_it_did_not_start(client, user, enroll):
+    from django.test import Client
+
+    device = enroll(user)
+    start_push(client)
+    answer(device, PushChallenge.objects.get())
+    intruder = Client()
+    intruder.post("/login/", {"username": "alice"})
+    assert intruder.post("/login/push/", {"push": "1"}).url == "/login/"
+    assert intruder.get("/authenticators/").url == "/login/"
+
+
+def test_a_reload_while_pending_goes_back_to_the_same_push(client, user, enroll):
+    enroll(user)
+    start_push(client)
+    again = client.post("/login/continue/", {"password": "correct horse battery"})
+    assert again.url == "/login/push/"
+    assert PushChallenge.objects.count() == 1
+
+
+def test_a_second_browser_gets_the_fatigue_message(client, user, enroll):
+    from django.test import Client
+
+    enroll(user)
+    start_push(client)
+    other = Client()
+    other.post("/login/", {"username": "alice"})
+    page = other.post("/login/continue/", {"password": "correct horse battery"})
+    assert "already waiting" in page.content.decode()
+
+
+def test_the_wizard_finishes_with_the_first_push(
+    client, api, user, django_capture_on_commit_callbacks
+):
+    device = activate_from_page(
+        api, walk_to_setup(client, django_capture_on_commit_callbacks)
+    )
+    page = client.get("/add/setup/finish/").content.decode()
+    challenge = PushChallenge.objects.get(source="portal-enroll")
+    assert 'id="push-number"' in page and 'name="passcode"' in page
+    assert list(challenge.tokens.values_list("serial", flat=True)) == [device.serial]
+    # A reload shows the same request, not a new one.
+    client.get("/add/setup/finish/")
+    assert PushChallenge.objects.count() == 1
+    answer(device, challenge)
+    assert client.post("/add/setup/finish/", {"push": "1"}).url == "/authenticators/"
+    assert Token.objects.get(serial=device.serial).enrolled_at is not None
