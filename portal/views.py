@@ -166,9 +166,7 @@ def login_continue(request):
         return redirect("portal:add")
     # Push is the default. Unknown users see the same password form, so the
     # page does not tell who exists.
-    if request.GET.get("method") != "passcode" and (
-        user is None or push_tokens(user)
-    ):
+    if request.GET.get("method") != "passcode" and (user is None or push_tokens(user)):
         return _login_with_push(request, username)
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
