@@ -23,6 +23,7 @@ function finish(state, fraud = false) {
   status.textContent = fraud ? panel.dataset.fraudText : panel.dataset[`${state}Text`];
   status.className = "message error";
   status.setAttribute("role", "alert");
+  document.getElementById("push-retry")?.removeAttribute("hidden");
   document.getElementById("push-number")?.classList.add("done");
 }
 

@@ -10,7 +10,7 @@ export class ApiError extends Error {
 
 async function post(path, body) {
   if (!navigator.onLine) {
-    throw new ApiError("offline", "You are offline. Connect to the internet to activate a token.");
+    throw new ApiError("offline", "You are offline. Connect to the internet and try again.");
   }
   let response;
   try {
@@ -38,6 +38,7 @@ async function post(path, body) {
 
 export const activate = (body) => post("/api/v1/device/activate", body);
 export const confirm = (body) => post("/api/v1/device/confirm", body);
+export const answer = (body) => post("/api/v1/device/answer", body);
 
 export const MESSAGES = {
   expired: "This activation string has expired. Ask for a new one on the self-enrollment page or from your administrator.",

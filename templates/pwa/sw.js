@@ -23,3 +23,14 @@ self.addEventListener("fetch", (event) => {
   if (!ASSETS.includes(key)) return;
   event.respondWith(caches.match(key).then((hit) => hit || fetch(event.request)));
 });
+
+// A login request shown while the app was in the background: bring it forward.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((w) => new URL(w.url).pathname.startsWith("/app/"));
+      return open ? open.focus() : self.clients.openWindow("/app/");
+    }),
+  );
+});

@@ -118,7 +118,11 @@ def server_url(django_db_setup, django_db_blocker, mail_dir):
             time.sleep(0.1)
     yield url
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # e.g. a long-poll still open
+        process.kill()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -110,6 +110,7 @@ async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, e
     if (answer.otp.type === "hotp") record.otp.counter = 1; // counter 0 confirmed the token
     if (finger) record.fingerprint = { ...record.fingerprint, credentialId: finger.credentialId, salt: finger.salt, prf: Boolean(finger.prf) };
     await store.putToken(record);
+    document.dispatchEvent(new Event("tessera:tokens-changed")); // the socket authenticates it
     navigator.storage?.persist?.().catch(() => {});
   } catch (err) {
     const retry = await new Promise((resolve) => show({

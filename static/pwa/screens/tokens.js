@@ -3,8 +3,7 @@ import { h, show, message, button, onLeave, confirmDialog } from "../ui.js";
 import { hotp, totp, secondsLeft, groupDigits } from "../otp.js";
 import * as store from "../store.js";
 import * as vault from "../vault.js";
-import * as fingerprint from "../fingerprint.js";
-import { askPin } from "./pin.js";
+import { unlock } from "./unlock.js";
 import { showActivate } from "./activate.js";
 
 const CLIPBOARD_WARNING =
@@ -90,42 +89,10 @@ function nextButton(record) {
   }, { id: `next-${record.serial}` });
 }
 
-async function unlock(record) {
-  if (record.fingerprint) {
-    try {
-      const result = await fingerprint.verify(record);
-      if (result === true) return vault.openSeed(record);
-      return await vault.openWithPrf(record, result);
-    } catch (error) {
-      console.warn("fingerprint unlock failed:", error.name, error.message);
-      if (!vault.needsPin(record)) return null;
-    }
-  }
-  if (!vault.needsPin(record)) return vault.openSeed(record);
-  let seed = null;
-  await askPin({
-    title: "Enter PIN",
-    lead: `Type the PIN of ${record.label || record.serial}.`,
-    policy: record.policy,
-    back: () => showTokens(),
-    check: async (pin) => {
-      seed = await vault.openSeed(record, { pin });
-      if (seed) return null;
-      const left = await vault.pinFailed(record);
-      if (left === 0) {
-        showTokens({ notice: `Too many wrong PINs: the token ${record.serial} was removed from this device. Ask your administrator for a new one.` });
-        return new Promise(() => {}); // the form is gone
-      }
-      return `Wrong PIN. ${left} attempt${left === 1 ? "" : "s"} left before the token is removed.`;
-    },
-  });
-  return seed;
-}
-
 export async function showToken(serial) {
   const record = await store.getToken(serial);
   if (!record) return showTokens();
-  const seed = await unlock(record);
+  const seed = await unlock(record, { back: () => showTokens(), onWiped: (notice) => showTokens({ notice }) });
   if (!seed) return showTokens();
   const view = passcodeView(record, seed);
   const body = h("div", { class: "stack" },
@@ -170,5 +137,6 @@ async function deleteToken(record) {
   );
   if (!ok) return;
   await store.deleteToken(record.serial);
+  document.dispatchEvent(new Event("tessera:tokens-changed"));
   showTokens({ notice: `${record.serial} was deleted from this device.` });
 }

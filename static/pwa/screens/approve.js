@@ -1,0 +1,138 @@
+// A push login request (PROTOCOL §5): application, account, time, IP,
+// browser and time left; the number to match; Approve, Deny and "This wasn't
+// me". Approving asks for the PIN or fingerprint when the token has one, and
+// every answer is signed with the device key.
+import { h, show, message, button, onLeave, confirmDialog } from "../ui.js";
+import * as keys from "../keys.js";
+import * as store from "../store.js";
+import { unlock, approvalNeedsUnlock } from "./unlock.js";
+
+let current = null; // {challenge, closed(state)} while a request is on screen
+
+const CLOSED_TEXT = {
+  approved: "This request was approved on another device.",
+  denied: "This request was denied on another device.",
+  expired: "This request expired before it was answered.",
+};
+
+function detail(label, value, id) {
+  return [h("dt", {}, label), h("dd", { id }, value || "Unknown")];
+}
+
+function secondsLeft(challenge) {
+  return Math.max(0, Math.ceil((Date.parse(challenge.expires) - Date.now()) / 1000));
+}
+
+export const isExpired = (challenge) => secondsLeft(challenge) <= 0;
+
+// Called by the app when the server says a request is over.
+export function challengeClosed(id, state) {
+  if (current?.challenge.id === id) current.closed(state);
+}
+
+// Shows `challenge`; calls `done()` once the user is finished with it.
+export async function showChallenge(challenge, { socket, done }) {
+  const record = await store.getToken(challenge.serial);
+  if (!record) return done();
+  let answering = false;
+  const finish = (title, text, kind = "info") => {
+    current = null;
+    show({
+      title,
+      id: "challenge-result",
+      body: h("div", { class: "stack" }, message(text, kind),
+        button("Done", () => done(), { primary: true, id: "challenge-done" })),
+    });
+    document.getElementById("challenge-done").focus();
+  };
+  current = {
+    challenge,
+    closed: (state) => {
+      if (!answering) finish(state === "expired" ? "Request expired" : "Request closed", CLOSED_TEXT[state] || CLOSED_TEXT.expired, state === "expired" ? "error" : "info");
+    },
+  };
+
+  const send = async (decision, number = null) => {
+    if (decision === "fraud") {
+      const sure = await confirmDialog(
+        "Report this login request as not yours? It will be denied, and your administrator will be told that someone may know your password.",
+        "Report",
+      );
+      if (!sure) return;
+    }
+    answering = true;
+    if (decision === "approve" && approvalNeedsUnlock(record)) {
+      const seed = await unlock(record, {
+        back: () => { answering = false; render(); },
+        onWiped: (notice) => finish("Token removed", notice, "error"),
+        lead: `Type the PIN of ${record.label || record.serial} to approve the login to ${challenge.application}.`,
+      });
+      if (!seed) {
+        answering = false;
+        return render("Not approved: the fingerprint was not confirmed.");
+      }
+    }
+    show({ title: "Sending…", id: "busy", body: h("p", { class: "lead", role: "status" }, "Sending your answer…") });
+    const numberText = number == null ? "" : String(number);
+    const frame = {
+      type: "answer",
+      id: challenge.id,
+      serial: challenge.serial,
+      decision,
+      number: number ?? "",
+      signature: await keys.sign(record.deviceKey, `tessera/v1/answer|${challenge.id}|${decision}|${numberText}`),
+    };
+    try {
+      const result = await socket.answer(frame);
+      if (result.state === "approved") finish("Approved", `You approved the login to ${challenge.application}.`);
+      else if (result.reason === "wrong_number") finish("Denied", "That was not the number on the login page, so the login was denied. If it was you, log in again.", "error");
+      else if (decision === "fraud") finish("Reported", "The login was denied and reported. Change your password, and tell your administrator if you did not expect this.", "error");
+      else finish("Denied", `You denied the login to ${challenge.application}.`);
+    } catch (error) {
+      if (error.code === "offline" || error.code === "timeout") {
+        answering = false;
+        return render(`${error.message} Your answer was not sent.`);
+      }
+      const text = {
+        expired: CLOSED_TEXT.expired,
+        already_answered: "This request was already answered.",
+      }[error.code] || error.message;
+      finish("Not sent", text, "error");
+    }
+  };
+
+  function render(notice = null) {
+    const left = h("p", { class: "hint", id: "challenge-left", "aria-live": "off" });
+    const tick = () => {
+      const seconds = secondsLeft(challenge);
+      left.textContent = `Expires in ${seconds} s`;
+      if (seconds <= 0 && !answering) current?.closed("expired");
+    };
+    const choices = challenge.numbers?.length
+      ? [
+          h("p", { class: "lead" }, "Tap the number shown on the login page to approve."),
+          h("div", { class: "numbers", role: "group", "aria-label": "Numbers" },
+            challenge.numbers.map((n) => button(String(n), () => send("approve", n), { id: `number-${n}`, kind: "number" }))),
+        ]
+      : [button("Approve", () => send("approve"), { primary: true, id: "approve" })];
+    const body = h("div", { class: "stack challenge" },
+      notice ? message(notice) : null,
+      h("p", { class: "challenge-app", id: "challenge-app" }, challenge.application),
+      h("dl", { class: "challenge-details" },
+        detail("Account", challenge.username, "challenge-user"),
+        detail("Time", new Date(challenge.created).toLocaleTimeString(), "challenge-time"),
+        detail("IP address", challenge.ip, "challenge-ip"),
+        detail("Browser", challenge.browser, "challenge-browser")),
+      left,
+      choices,
+      h("div", { class: "row" },
+        button("Deny", () => send("deny"), { id: "deny" }),
+        button("This wasn't me", () => send("fraud"), { id: "fraud", kind: "danger" })),
+    );
+    show({ title: "Login request", body, id: "challenge" });
+    tick();
+    const timer = setInterval(tick, 1000);
+    onLeave(body, () => clearInterval(timer));
+  }
+  render();
+}

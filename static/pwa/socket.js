@@ -1,0 +1,131 @@
+// The device connection (PROTOCOL §4–§5): a reconnecting websocket emitting on
+// an EventTarget, in the shape of Snapdrop's ServerConnection.
+// Events: "ready" (detail: serial), "challenge" (detail: the §5 message),
+// "closed" (detail: {id, state}), "status" (detail: "online" | "offline").
+
+import * as keys from "./keys.js";
+import * as store from "./store.js";
+import * as api from "./api.js";
+
+// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 30 s.
+export function nextDelay(attempt, random = Math.random) {
+  const base = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5));
+  return Math.round(base * (0.75 + random() * 0.5));
+}
+
+export const pushRecords = async () =>
+  (await store.allTokens()).filter((r) => r.policy?.push && r.deviceKey);
+
+export class DeviceSocket extends EventTarget {
+  constructor({ url = null } = {}) {
+    super();
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    this.url = url ?? `${scheme}://${location.host}/ws/device/`;
+    this.ws = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.waiting = new Map(); // challenge id -> {resolve, reject}
+    this.ready = new Set();
+    addEventListener("online", () => this.reconnectNow());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible" && !this.isOpen()) this.reconnectNow();
+    });
+  }
+
+  isOpen() {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  async start() {
+    if (this.ws || !(await pushRecords()).length) return;
+    this.connect();
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.addEventListener("message", (event) => {
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.handle(data).catch((error) => console.warn("device socket:", error.message));
+    });
+    ws.addEventListener("close", () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.ready.clear();
+      this.emit("status", "offline");
+      for (const { reject } of this.waiting.values()) reject(new api.ApiError("offline", "The connection was lost."));
+      this.waiting.clear();
+      this.timer = setTimeout(() => this.start(), nextDelay(this.attempt++));
+    });
+  }
+
+  reconnectNow() {
+    this.attempt = 0;
+    if (this.ws) this.ws.close();
+    else this.start();
+  }
+
+  // After tokens were added or removed: authenticate the new set.
+  refresh() {
+    this.reconnectNow();
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  async handle(data) {
+    switch (data.type) {
+      case "hello":
+        for (const record of await pushRecords()) {
+          const signature = await keys.sign(record.deviceKey, `tessera/v1/ws|${data.nonce}`);
+          this.ws?.send(JSON.stringify({ type: "auth", serial: record.serial, signature }));
+        }
+        break;
+      case "ready":
+        this.attempt = 0;
+        this.ready.add(data.serial);
+        this.emit("status", "online");
+        this.emit("ready", data.serial);
+        break;
+      case "challenge":
+        this.emit("challenge", data);
+        break;
+      case "challenge.closed":
+        this.emit("closed", { id: data.id, state: data.state });
+        break;
+      case "answer.result":
+        this.settle(data.id, (w) => w.resolve(data));
+        break;
+      case "error":
+        if (data.id) this.settle(data.id, (w) => w.reject(new api.ApiError(data.error, data.detail)));
+        else console.warn("device socket error:", data.error, data.detail);
+        break;
+      default:
+        break; // unknown messages are ignored, as the protocol allows
+    }
+  }
+
+  settle(id, fn) {
+    const waiter = this.waiting.get(id);
+    if (!waiter) return;
+    this.waiting.delete(id);
+    fn(waiter);
+  }
+
+  // Sends a signed answer over the socket, or over HTTP when it is not open.
+  answer(frame) {
+    if (!this.isOpen()) return api.answer(frame);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(frame.id, { resolve, reject });
+      this.ws.send(JSON.stringify(frame));
+      setTimeout(() => this.settle(frame.id, (w) => w.reject(new api.ApiError("timeout", "Tessera did not answer in time."))), 15000);
+    });
+  }
+}

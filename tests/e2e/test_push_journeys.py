@@ -1,0 +1,208 @@
+"""Push approvals end to end: a desktop browser logging in to the portal (or
+a relying application calling the API) and a phone running the PWA, both on
+the live daphne server, with the push travelling over real websockets."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import DESKTOP
+from tests.e2e.steps import walk_intro
+from tokens.models import AuditEvent, PushChallenge, Token
+from tokens.services.apiclients import api_client_create
+from tokens.services.enrollment import token_assign
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def desktop(browser):
+    context = browser.new_context(**DESKTOP)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def push_policy(db):
+    from tokens.selectors import policy_default
+
+    policy = policy_default()
+    policy.pin_mode, policy.fingerprint = "none", "disabled"
+    policy.push_enabled = policy.number_matching = True
+    policy.save()
+    return policy
+
+
+def activate_phone(page, live, user, policy, pin=None):
+    issued = token_assign(user=user, policy=policy, actor="test")
+    page.goto(issued.activation_link)
+    walk_intro(page)
+    if pin:
+        for _ in range(2):
+            page.fill("#pin", pin)
+            page.click("#pin-submit")
+    page.click("#done-continue")
+    expect(page.locator("li.token")).to_have_count(1)
+    # The device socket authenticated the new token.
+    expect(page.locator("html")).to_have_attribute("data-push", "online")
+    return issued.token.serial
+
+
+def start_portal_login(desktop, live):
+    desktop.goto(live + "/")
+    desktop.click("#start")
+    desktop.fill("#id_username", "alice")
+    desktop.click("#submit")
+    desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")
+    expect(desktop.locator("#push-number")).to_have_text(re.compile(r"^\d\d$"))
+    return desktop.locator("#push-number").inner_text()
+
+
+def test_approving_the_push_on_the_phone_logs_the_desktop_in(
+    live, desktop, page, user, push_policy, shot
+):
+    serial = activate_phone(page, live, user, push_policy)
+    number = start_portal_login(desktop, live)
+    shot(desktop, "1-number")
+    expect(page.locator("#challenge-app")).to_have_text("Tessera portal")
+    expect(page.locator("#challenge-user")).to_have_text("alice")
+    expect(page.locator("#challenge-ip")).to_have_text("127.0.0.1")
+    expect(page.locator("#challenge-browser")).to_have_text("Chrome on Linux")
+    expect(page.locator("#challenge-left")).to_contain_text("Expires in")
+    expect(page.locator(".numbers .btn")).to_have_count(3)
+    shot(page, "2-request")
+    page.click(f"#number-{number}")
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("You approved")
+    # The desktop follows over /ws/push/ and completes the login by itself.
+    expect(desktop.locator("#tokens")).to_contain_text(serial)
+    shot(desktop, "3-logged-in")
+    shot(page, "4-approved")
+    challenge = PushChallenge.objects.get()
+    assert (challenge.state, challenge.answered_by.serial) == ("approved", serial)
+    assert challenge.used_at is not None
+    page.click("#challenge-done")
+    expect(page.locator("li.token")).to_have_count(1)
+
+
+def test_denying_the_push_tells_the_desktop_plainly(
+    live, desktop, page, user, push_policy, shot
+):
+    activate_phone(page, live, user, push_policy)
+    start_portal_login(desktop, live)
+    page.click("#deny")
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("You denied")
+    expect(desktop.locator("#push-status")).to_have_text(
+        "The request was denied on your phone. You are not logged in."
+    )
+    shot(desktop, "denied")
+    desktop.goto(live + "/authenticators/")
+    assert desktop.url.endswith("/login/")
+    # Fatigue: a new push right away is refused with a reason, passcode offered.
+    desktop.goto(live + "/login/continue/")
+    desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")
+    expect(desktop.get_by_role("alert")).to_contain_text("was denied")
+    expect(desktop.locator("#use-passcode")).to_be_visible()
+
+
+def test_this_wasnt_me_reports_fraud_locks_and_emails(
+    live, desktop, page, user, push_policy, mail_dir, shot
+):
+    serial = activate_phone(page, live, user, push_policy)
+    start_portal_login(desktop, live)
+    page.click("#fraud")
+    shot(page, "confirm")
+    page.click("#dialog-ok")
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("reported")
+    expect(desktop.locator("#push-status")).to_contain_text("not yours")
+    shot(desktop, "fraud")
+    assert Token.objects.get(serial=serial).state == "locked"
+    assert AuditEvent.objects.filter(action="push.fraud", serial=serial).exists()
+    expect_mail = [p.read_text() for p in mail_dir.iterdir()]
+    assert any("you did not start" in m and "Change it now" in m for m in expect_mail)
+
+
+def test_an_unanswered_push_expires_on_both_screens(
+    live, desktop, page, user, push_policy, shot
+):
+    push_policy.push_lifetime_seconds = 4  # below the admin's minimum, for speed
+    push_policy.save(update_fields=["push_lifetime_seconds"])
+    activate_phone(page, live, user, push_policy)
+    start_portal_login(desktop, live)
+    expect(page.locator("#challenge-app")).to_be_visible()
+    expect(desktop.locator("#push-status")).to_contain_text("expired")
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("expired")
+    shot(desktop, "expired")
+    shot(page, "expired")
+    assert PushChallenge.objects.get().state == "expired"
+
+
+def test_a_token_pin_is_asked_before_approving(
+    live, desktop, page, user, push_policy, shot
+):
+    push_policy.pin_mode = "token"
+    push_policy.save(update_fields=["pin_mode"])
+    activate_phone(page, live, user, push_policy, pin="2468")
+    number = start_portal_login(desktop, live)
+    page.click(f"#number-{number}")
+    expect(page.locator("#pin")).to_be_visible()
+    page.fill("#pin", "1357")  # fails the check value 15 times in 16
+    page.click("#pin-submit")
+    if page.locator("#pin").is_visible():
+        expect(page.get_by_role("alert")).to_contain_text("Wrong PIN")
+        page.fill("#pin", "2468")
+        page.click("#pin-submit")
+    expect(desktop.locator("#tokens")).to_be_visible()
+
+
+def _api(live, key, method, path, body=None, timeout=40):
+    request = urllib.request.Request(
+        live + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def test_a_relying_application_pushes_and_long_polls(
+    live, page, user, push_policy, shot
+):
+    _, key = api_client_create(name="VPN", actor="test")
+    serial = activate_phone(page, live, user, push_policy)
+    page.goto("about:blank")  # the app is closed when the push is sent
+    started = _api(
+        live,
+        key,
+        "POST",
+        "/api/v1/auth/push",
+        {
+            "username": "alice",
+            "application": "VPN",
+            "ip": "203.0.113.7",
+            "browser": "Firefox on Windows",
+        },
+    )
+    outcome = {}
+    waiter = threading.Thread(
+        target=lambda: outcome.update(
+            _api(live, key, "GET", f"/api/v1/auth/push/{started['id']}?wait=25")
+        )
+    )
+    waiter.start()
+    page.goto(live + "/app/")  # opened later, it gets the pending request
+    expect(page.locator("#challenge-app")).to_have_text("VPN")
+    expect(page.locator("#challenge-ip")).to_have_text("203.0.113.7")
+    expect(page.locator("#challenge-browser")).to_have_text("Firefox on Windows")
+    shot(page, "vpn-request")
+    page.click(f"#number-{started['number']}")
+    waiter.join(30)
+    assert outcome == {"id": started["id"], "state": "approved", "serial": serial}

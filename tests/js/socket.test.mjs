@@ -1,0 +1,15 @@
+// The device socket's reconnect backoff: node --test tests/js/
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { nextDelay } from "../../static/pwa/socket.js";
+
+test("reconnect delays double from 1 s and stop at 30 s", () => {
+  const middle = () => 0.5; // no jitter
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 20].map((n) => nextDelay(n, middle)),
+    [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+});
+
+test("jitter stays within ±25 %", () => {
+  assert.equal(nextDelay(2, () => 0), 3000);
+  assert.equal(nextDelay(2, () => 0.999999), 5000);
+});
