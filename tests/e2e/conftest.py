@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.servers import ARTIFACTS, free_port, start_daphne, stop
 
 # pytest-playwright's sync API runs an event loop in this thread; the ORM
 # calls the tests make between browser steps are still plain sync code.
@@ -20,8 +16,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Generous waits for a loaded 2-core machine; a passing step returns at once.
 expect.set_options(timeout=15_000)
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 QUIET_FLAGS = [
     "--disable-gpu",
@@ -62,12 +56,6 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def mail_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("mail")
@@ -75,54 +63,22 @@ def mail_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def server_url(django_db_setup, django_db_blocker, mail_dir):
-    from django.conf import settings
 
-    port = _free_port()
+    port = free_port()
     url = f"http://localhost:{port}"  # a domain: WebAuthn refuses IP addresses
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "TESSERA_TEST_SERVER_DB": str(settings.DATABASES["default"]["NAME"]),
-        "SITE_URL": url,
-        "TESSERA_TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail_dir),
-    }
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "server.log", "w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-v",
-            "0",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    process = start_daphne(
+        port,
+        {
+            "SITE_URL": url,
+            "TESSERA_TEST_EMAIL_BACKEND": (
+                "django.core.mail.backends.filebased.EmailBackend"
+            ),
+            "EMAIL_FILE_PATH": str(mail_dir),
+        },
+        "server.log",
     )
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    "the live server exited; see test-artifacts/server.log"
-                )
-            time.sleep(0.1)
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # e.g. a long-poll still open
-        process.kill()
-        process.wait(timeout=10)
+    stop(process)
 
 
 @pytest.fixture

@@ -79,7 +79,9 @@ def test_approving_the_push_on_the_phone_logs_the_desktop_in(
     expect(page.locator(".numbers .btn")).to_have_count(3)
     shot(page, "2-request")
     page.click(f"#number-{number}")
-    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("You approved")
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text(
+        "You approved"
+    )
     # The desktop follows over /ws/push/ and completes the login by itself.
     expect(desktop.locator("#tokens")).to_contain_text(serial)
     shot(desktop, "3-logged-in")
@@ -206,3 +208,40 @@ def test_a_relying_application_pushes_and_long_polls(
     page.click(f"#number-{started['number']}")
     waiter.join(30)
     assert outcome == {"id": started["id"], "state": "approved", "serial": serial}
+
+
+def test_the_wizard_ends_with_the_first_push(
+    live, desktop, page, user, push_policy, mail_dir, shot
+):
+    desktop.goto(live + "/")
+    desktop.click("#start")
+    desktop.fill("#id_username", "alice")
+    desktop.click("#submit")
+    desktop.click("#add-authenticator")
+    expect(desktop.locator("#id_code")).to_be_visible()
+    mail_file = max(mail_dir.iterdir(), key=lambda p: p.stat().st_mtime)
+    code = re.search(r"verification code is (\d{6})", mail_file.read_text()).group(1)
+    desktop.fill("#id_code", code)
+    desktop.click("#submit")
+    desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")
+    desktop.click("#submit")  # Authenticator App
+    desktop.click("#platform-android")
+    desktop.click("#no-qr summary")
+    text = desktop.locator("#activation-string").text_content()
+    page.goto(live + "/app/")
+    page.click("#activate")
+    page.click("#no-qr")
+    page.fill("#activation", text)
+    page.click("#activate-submit")
+    walk_intro(page)
+    page.click("#done-continue")
+    expect(desktop.locator("#status")).to_contain_text("active")
+    desktop.click("#continue")
+    number = desktop.locator("#push-number").inner_text()
+    shot(desktop, "finish")
+    expect(page.locator("#challenge-app")).to_have_text("Tessera portal")
+    page.click(f"#number-{number}")
+    expect(desktop.locator("#tokens")).to_contain_text("Active")
+    shot(desktop, "enrolled")
+    assert Token.objects.get().enrolled_at is not None

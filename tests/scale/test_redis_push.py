@@ -1,0 +1,103 @@
+"""Several server processes share push through Redis (channels-redis).
+
+A real redis-server and two daphne processes on the same database: a device
+connected to process A receives a push created through process B, and its
+answer, sent to A, wakes the API call waiting on B.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.request
+
+import pytest
+import websockets
+
+from tests.servers import free_port, start_daphne, start_redis, stop
+from tests.ws.test_token_status import run_async
+from tokens.services.apiclients import api_client_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def two_servers(transactional_db):
+    redis_port = free_port()
+    redis = start_redis(redis_port)
+    env = {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    ports = [free_port(), free_port()]
+    servers = []
+    try:
+        for name, port in zip("ab", ports, strict=True):
+            servers.append(start_daphne(port, env, f"server-{name}.log"))
+        yield [f"127.0.0.1:{port}" for port in ports]
+    finally:
+        for process in servers:
+            stop(process)
+        stop(redis)
+
+
+def call(host, key, method, path, body=None):
+    request = urllib.request.Request(
+        f"http://{host}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=40) as response:
+        return json.loads(response.read())
+
+
+def test_a_push_and_its_answer_cross_server_processes(two_servers, user, enroll):
+    a, b = two_servers
+    device = enroll(user)
+    _, key = api_client_create(name="VPN", actor="test")
+    outcome = {}
+
+    async def run():
+        async with websockets.connect(
+            f"ws://{a}/ws/device/", origin=f"http://{a}"
+        ) as socket:
+            hello = json.loads(await socket.recv())
+            await socket.send(json.dumps(device.auth_frame(hello["nonce"])))
+            assert json.loads(await socket.recv()) == {
+                "type": "ready",
+                "serial": device.serial,
+            }
+            # Created on B ...
+            started = await asyncio.to_thread(
+                call,
+                b,
+                key,
+                "POST",
+                "/api/v1/auth/push",
+                {"username": "alice", "application": "VPN"},
+            )
+            # ... delivered on A.
+            challenge = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert (challenge["type"], challenge["id"]) == ("challenge", started["id"])
+            waiter = threading.Thread(
+                target=lambda: outcome.update(
+                    call(b, key, "GET", f"/api/v1/auth/push/{started['id']}?wait=25")
+                )
+            )
+            waiter.start()
+            await asyncio.sleep(0.5)  # B is now waiting on the channel layer
+            await socket.send(
+                json.dumps(
+                    device.answer_frame(started["id"], "approve", started["number"])
+                )
+            )
+            result = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert result["state"] == "approved"
+            await asyncio.to_thread(waiter.join, 30)
+            return started
+
+    started = run_async(run)
+    assert outcome == {
+        "id": started["id"],
+        "state": "approved",
+        "serial": device.serial,
+    }
