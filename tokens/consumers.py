@@ -85,6 +85,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.nonce = crypto.b64u_encode(secrets.token_bytes(32))
         self.serials: set[str] = set()
+        self.challenges: set[str] = set()  # delivered, still open
         self.failures = 0
         await self.accept()
         await self.send_json({"type": "hello", "nonce": self.nonce})
@@ -94,6 +95,19 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 device_group(serial), self.channel_name
             )
+        for challenge_id in getattr(self, "challenges", ()):
+            await self.channel_layer.group_discard(
+                push_group(challenge_id), self.channel_name
+            )
+
+    async def deliver(self, payload: dict):
+        """Send a challenge, and follow it so the device hears when it closes."""
+        if payload["id"] not in self.challenges:
+            self.challenges.add(payload["id"])
+            await self.channel_layer.group_add(
+                push_group(payload["id"]), self.channel_name
+            )
+        await self.send_json(payload)
 
     async def receive(self, text_data=None, bytes_data=None):
         content = None
@@ -146,7 +160,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         for payload in await database_sync_to_async(push_pending_payloads)(
             [token.serial]
         ):
-            await self.send_json(payload)
+            await self.deliver(payload)
 
     async def answer(self, content):
         try:
@@ -168,9 +182,14 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(result.as_frame())
 
     async def push_challenge(self, event):
-        await self.send_json(event["challenge"])
+        await self.deliver(event["challenge"])
 
     async def push_state(self, event):
+        if event["id"] in self.challenges:
+            self.challenges.discard(event["id"])
+            await self.channel_layer.group_discard(
+                push_group(event["id"]), self.channel_name
+            )
         await self.send_json(
             {"type": "challenge.closed", "id": event["id"], "state": event["state"]}
         )

@@ -15,20 +15,30 @@ def token_group(serial: str) -> str:
     return f"token.{serial}"
 
 
-def _group_send(group: str, message: dict) -> None:
+async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+    for group, message in messages:
+        await layer.group_send(group, message)
+
+
+def _group_send_many(messages: list[tuple[str, dict]]) -> None:
+    """Send every message in one hop to the event loop (each hop costs)."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return
-    send = async_to_sync(layer.group_send)
+    send = async_to_sync(_send_all)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        send(group, message)  # the usual case: a sync worker thread
+        send(layer, messages)  # the usual case: a sync worker thread
         return
     # Called from a thread that runs an event loop: send from a helper thread.
-    helper = threading.Thread(target=send, args=(group, message))
+    helper = threading.Thread(target=send, args=(layer, messages))
     helper.start()
     helper.join()
+
+
+def _group_send(group: str, message: dict) -> None:
+    _group_send_many([(group, message)])
 
 
 def announce_token_state(serial: str, state: str) -> None:
@@ -54,27 +64,22 @@ def push_group(challenge_id) -> str:
 def announce_challenge(serials: list[str], payloads: dict[str, dict]) -> None:
     """Deliver a new challenge to its devices, once it has committed."""
 
-    def send():
-        for serial in serials:
-            _group_send(
-                device_group(serial),
-                {"type": "push.challenge", "challenge": payloads[serial]},
-            )
-
-    transaction.on_commit(send)
+    messages = [
+        (device_group(s), {"type": "push.challenge", "challenge": payloads[s]})
+        for s in serials
+    ]
+    transaction.on_commit(lambda: _group_send_many(messages))
 
 
 def announce_push_state(
-    challenge_id, state: str, serials: list[str], *, fraud: bool = False
+    challenge_id, state: str, *, fraud: bool = False, answered_by: str = ""
 ) -> None:
-    """Tell the waiters the outcome, and the devices to close the request."""
+    """Tell everyone following the challenge its outcome: the waiting page or
+    API call (with the approving serial and the fraud flag) and the devices it
+    was delivered to (they joined the same group), which close the request."""
     message = {"type": "push.state", "id": str(challenge_id), "state": state}
     if fraud:
         message["fraud"] = True
-
-    def send():
-        _group_send(push_group(challenge_id), message)
-        for serial in serials:
-            _group_send(device_group(serial), message)
-
-    transaction.on_commit(send)
+    if answered_by:
+        message["serial"] = answered_by
+    transaction.on_commit(lambda: _group_send(push_group(challenge_id), message))

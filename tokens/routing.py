@@ -1,12 +1,18 @@
-"""Websocket routes, and the HTTP paths whose views are async."""
+"""Websocket routes, and the HTTP paths served by Channels consumers."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from tokens import consumers
+from tokens.api.push_wait import NotFoundConsumer, PushStatusConsumer
 
-# HTTP paths served by async views (waiting on the channel layer): these run
-# on Django's stock async handler instead of the one-hop sync chain.
+# HTTP paths that wait on the channel layer (long-polls): served by Channels
+# consumers, outside Django's middleware chain, holding no thread.
 ASYNC_HTTP_PREFIXES: tuple[str, ...] = ("/api/v1/auth/push/",)
+
+http_urlpatterns = [
+    path("api/v1/auth/push/<str:challenge_id>", PushStatusConsumer.as_asgi()),
+    re_path(r"", NotFoundConsumer.as_asgi()),
+]
 
 websocket_urlpatterns = [
     path("ws/token-status/", consumers.TokenStatusConsumer.as_asgi()),

@@ -213,14 +213,15 @@ def test_the_status_is_private_to_its_application_and_checked(rp, user, enroll):
         anonymous = await _KeyedClient().get(f"/api/v1/auth/push/{challenge_id}")
         bad_key = await _async_client("nope").get(f"/api/v1/auth/push/{challenge_id}")
         unknown = await _async_client(rp.key).get("/api/v1/auth/push/not-a-uuid")
+        nested = await _async_client(rp.key).get(f"/api/v1/auth/push/{challenge_id}/x")
         bad_wait = await _async_client(rp.key).get(
             f"/api/v1/auth/push/{challenge_id}?wait=26"
         )
         post = await _async_client(rp.key).post(f"/api/v1/auth/push/{challenge_id}")
-        return other, anonymous, bad_key, unknown, bad_wait, post
+        return other, anonymous, bad_key, unknown, nested, bad_wait, post
 
-    other, anonymous, bad_key, unknown, bad_wait, post = run_async(run)
-    assert other.status_code == 404 and unknown.status_code == 404
+    other, anonymous, bad_key, unknown, nested, bad_wait, post = run_async(run)
+    assert other.status_code == unknown.status_code == nested.status_code == 404
     assert anonymous.status_code == 401 and bad_key.status_code == 401
     assert bad_wait.status_code == 400 and bad_wait.json()["error"] == "invalid_request"
     assert post.status_code == 405

@@ -1,108 +1,145 @@
 """``GET /api/v1/auth/push/<id>?wait=N``: the relying application's long-poll.
 
-An async view (served by Django's async handler, see ``config.asgi``): it
-subscribes to the challenge's group on the channel layer *before* reading the
-state, then awaits one message or the deadline. Nothing sleeps in a loop, and
-a waiting call holds no thread.
+A Channels HTTP consumer, not a Django view: it needs none of the session,
+CSRF or message middleware, and running outside Django's middleware chain it
+holds no thread while it waits. It subscribes to the challenge's group on the
+channel layer *before* reading the state, then awaits one message or the
+deadline. Nothing sleeps in a loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.generic.http import AsyncHttpConsumer
 from channels.layers import get_channel_layer
-from django.http import JsonResponse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions
 
-from tokens.api.authentication import ApiKeyAuthentication
 from tokens.events import push_group
-from tokens.selectors import push_challenge_status
-from tokens.services.push import push_for_client
+from tokens.services.apiclients import api_client_authenticate
+from tokens.services.push import push_expire_if_due, push_for_client
 
 MAX_WAIT = 25
 
 
-def _error(code: str, detail: str, status: int) -> JsonResponse:
-    response = JsonResponse({"error": code, "detail": detail}, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="tessera"'
-    return response
+def status_body(challenge, state: str, message: dict | None = None) -> dict:
+    """What the API answers; from the announcement when there is one."""
+    body = {"id": str(challenge.pk), "state": state}
+    if state == "approved":
+        serial = (message or {}).get("serial") or (
+            challenge.answered_by.serial if challenge.answered_by_id else ""
+        )
+        if serial:
+            body["serial"] = serial
+    if state == "denied":
+        body["fraud"] = bool(message.get("fraud")) if message else challenge.fraud
+    return body
 
 
-def _authenticate(request):
-    try:
-        found = ApiKeyAuthentication().authenticate(request)
-    except exceptions.AuthenticationFailed as exc:
-        return None, str(exc.detail)
-    if found is None:
-        return None, "Authentication credentials were not provided."
-    return found[1], ""
+def _outcome_now(challenge_id, client: str) -> dict | None:
+    challenge = push_for_client(challenge_id, client)
+    if challenge is None:
+        return None
+    state = challenge.state
+    if state == "pending" and challenge.expires_at <= timezone.now():
+        state = push_expire_if_due(challenge.pk)
+    return {"challenge": challenge, "state": state}
 
 
-async def wait_for_outcome(challenge_id, wait: float) -> str:
-    """The challenge's state once decided, or after ``wait`` seconds."""
+async def wait_for_outcome(challenge_id, client: str, wait: int) -> dict | None:
+    """The challenge's outcome once decided, or its state after ``wait`` s."""
     layer = get_channel_layer()
     channel = await layer.new_channel()
     group = push_group(challenge_id)
     await layer.group_add(group, channel)
     try:
-        state, expires = await database_sync_to_async(push_challenge_status)(
-            challenge_id
-        )
-        if state != "pending" or wait <= 0:
-            return state
+        now = await database_sync_to_async(_outcome_now)(challenge_id, client)
+        if now is None or now["state"] != "pending" or wait <= 0:
+            return now and status_body(now["challenge"], now["state"])
+        challenge = now["challenge"]
         # Wake at the expiry too, so an unanswered request ends on time.
-        until_expiry = (expires - timezone.now()).total_seconds() + 0.05
+        until_expiry = (challenge.expires_at - timezone.now()).total_seconds() + 0.05
         try:
             async with asyncio.timeout(min(wait, max(until_expiry, 0))):
                 while True:
                     message = await layer.receive(channel)
                     if message.get("type") == "push.state":
-                        return message["state"]
+                        return status_body(challenge, message["state"], message)
         except TimeoutError:
             pass
-        state, _ = await database_sync_to_async(push_challenge_status)(challenge_id)
-        return state
+        later = await database_sync_to_async(_outcome_now)(challenge_id, client)
+        return status_body(later["challenge"], later["state"])
     finally:
         await layer.group_discard(group, channel)
 
 
-def _body(challenge, state: str) -> dict:
-    body = {"id": str(challenge.pk), "state": state}
-    if state == "approved" and challenge.answered_by_id:
-        body["serial"] = challenge.answered_by.serial
-    if state == "denied":
-        body["fraud"] = challenge.fraud
-    return body
+async def json_response(consumer, status: int, body: dict, *extra) -> None:
+    data = json.dumps(body).encode()
+    headers = [
+        (b"Content-Type", b"application/json"),
+        (b"Content-Length", str(len(data)).encode()),
+        (b"Cache-Control", b"no-store"),
+        *extra,
+    ]
+    await consumer.send_response(status, data, headers=headers)
 
 
-@csrf_exempt  # a Bearer-key API: no cookies, so no CSRF
-async def push_status(request, challenge_id):
-    if request.method != "GET":
-        return _error(
-            "method_not_allowed", f'Method "{request.method}" not allowed.', 405
+def _bearer(scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            parts = value.split()
+            if len(parts) == 2 and parts[0].lower() == b"bearer":
+                return parts[1].decode("ascii", "replace")
+    return ""
+
+
+class PushStatusConsumer(AsyncHttpConsumer):
+    async def reply(self, status: int, body: dict, *extra) -> None:
+        await json_response(self, status, body, *extra)
+
+    async def error(self, status: int, code: str, detail: str) -> None:
+        extra = (
+            [(b"WWW-Authenticate", b'Bearer realm="tessera"')] if status == 401 else []
         )
-    client, problem = await database_sync_to_async(_authenticate)(request)
-    if client is None:
-        return _error("unauthorized", problem, 401)
-    wait = request.GET.get("wait", "0")
-    if not (wait.isdigit() and int(wait) <= MAX_WAIT):
-        return _error(
-            "invalid_request",
-            f"wait is a whole number of seconds, 0 to {MAX_WAIT}.",
-            400,
-        )
-    challenge = await database_sync_to_async(push_for_client)(challenge_id, client.name)
-    if challenge is None:
-        return _error("not_found", "There is no such push request.", 404)
-    state = await wait_for_outcome(challenge.pk, int(wait))
+        await self.reply(status, {"error": code, "detail": detail}, *extra)
 
-    def reload():
-        return challenge.__class__.objects.select_related("answered_by").get(
-            pk=challenge.pk
+    async def handle(self, body):
+        if self.scope["method"] != "GET":
+            await self.error(405, "method_not_allowed", "Use GET.")
+            return
+        key = _bearer(self.scope)
+        client = (
+            await database_sync_to_async(api_client_authenticate)(key) if key else None
         )
+        if client is None:
+            await self.error(401, "unauthorized", "A valid API key is required.")
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        wait = query.get("wait", ["0"])[-1]
+        if not (wait.isdigit() and int(wait) <= MAX_WAIT):
+            await self.error(
+                400,
+                "invalid_request",
+                f"wait is a whole number of seconds, 0 to {MAX_WAIT}.",
+            )
+            return
+        challenge_id = self.scope["url_route"]["kwargs"]["challenge_id"]
+        outcome = await wait_for_outcome(challenge_id, client.name, int(wait))
+        if outcome is None:
+            await self.error(404, "not_found", "There is no such push request.")
+            return
+        await self.reply(200, outcome)
 
-    return JsonResponse(_body(await database_sync_to_async(reload)(), state))
+
+class NotFoundConsumer(AsyncHttpConsumer):
+    """Any other path under the long-poll prefix: a JSON 404, as the API does."""
+
+    async def handle(self, body):
+        await json_response(
+            self,
+            404,
+            {"error": "not_found", "detail": "There is no such push request."},
+        )

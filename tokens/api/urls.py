@@ -1,13 +1,12 @@
 from django.urls import path
 
-from tokens.api import push_wait, views
+from tokens.api import views
 
 app_name = "api"
 
 urlpatterns = [
     path("auth/validate", views.ValidateView.as_view(), name="validate"),
     path("auth/push", views.PushView.as_view(), name="push"),
-    path("auth/push/<str:challenge_id>", push_wait.push_status, name="push-status"),
     path("device/answer", views.DeviceAnswerView.as_view(), name="device-answer"),
     path(
         "device/challenges",

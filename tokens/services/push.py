@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -55,6 +55,21 @@ class AnswerResult:
         if self.reason:
             frame["reason"] = self.reason
         return frame
+
+
+_Link = PushChallenge.tokens.through  # which tokens a challenge went to
+
+
+def _push_tokens_of(username: str) -> list[Token]:
+    return list(
+        Token.objects.filter(
+            user__username=username,
+            user__is_active=True,
+            state=Token.State.ACTIVE,
+            device_public_key__isnull=False,
+            policy__push_enabled=True,
+        ).select_related("policy")
+    )
 
 
 def push_tokens(user) -> list[Token]:
@@ -99,10 +114,6 @@ def challenge_payload(challenge: PushChallenge, serial: str) -> dict:
     return body
 
 
-def _serials(challenge: PushChallenge) -> list[str]:
-    return list(challenge.tokens.values_list("serial", flat=True))
-
-
 def _expire(challenge: PushChallenge) -> bool:
     """Mark a due pending challenge expired (once) and tell its waiters."""
     done = PushChallenge.objects.filter(
@@ -110,7 +121,7 @@ def _expire(challenge: PushChallenge) -> bool:
     ).update(state=S.EXPIRED)
     if done:
         challenge.state = S.EXPIRED
-        announce_push_state(challenge.pk, S.EXPIRED, _serials(challenge))
+        announce_push_state(challenge.pk, S.EXPIRED)
         audit_record(
             action="push.expire",
             outcome="info",
@@ -150,42 +161,48 @@ def push_create(
     """
     application = _clean_text(application, "application", 80, required=True)
     browser = _clean_text(browser, "browser", 120, required=False)
-    user = (
-        get_user_model().objects.filter(username=username, is_active=True).first()
-        if isinstance(username, str)
-        else None
-    )
     if tokens is None:
-        tokens = push_tokens(user) if user is not None else []
+        tokens = _push_tokens_of(username)
+    if tokens:
+        user_id = tokens[0].user_id
+    else:  # nobody to ask: the challenge will simply expire
+        user_id = (
+            get_user_model()
+            .objects.filter(username=username, is_active=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
     policies = {t.policy_id: t.policy for t in tokens}.values() or [policy_default()]
     now = timezone.now()
+    right, numbers = _numbers()
+    matching = any(p.number_matching for p in policies)
+    lifetime = timedelta(seconds=min(p.push_lifetime_seconds for p in policies))
     with transaction.atomic():
-        for stale in PushChallenge.objects.filter(
-            username=username, state=S.PENDING, expires_at__lte=now
-        ):
-            _expire(stale)
         _refuse_fatigue(username, application, policies, now)
-        right, numbers = _numbers()
-        matching = any(p.number_matching for p in policies)
+        created = timezone.now()
+        challenge = PushChallenge(
+            user_id=user_id,
+            username=username,
+            application=application,
+            ip=ip or None,
+            browser=browser,
+            source=source,
+            client=client,
+            numbers=numbers if matching else [],
+            number=right if matching else None,
+            created_at=created,
+            expires_at=created + lifetime,
+        )
         try:
             with transaction.atomic():
-                challenge = PushChallenge.objects.create(
-                    user=user,
-                    username=username,
-                    application=application,
-                    ip=ip or None,
-                    browser=browser,
-                    source=source,
-                    client=client,
-                    numbers=numbers if matching else [],
-                    number=right if matching else None,
-                    created_at=now,
-                    expires_at=now
-                    + timedelta(seconds=min(p.push_lifetime_seconds for p in policies)),
-                )
+                # One INSERT without save()'s machinery: delivery latency is
+                # measured from created_at (bench/push.py).
+                PushChallenge.objects.bulk_create([challenge])
         except IntegrityError as exc:  # a concurrent create won the race
             raise _pending_error() from exc
-        challenge.tokens.set(tokens)
+        _Link.objects.bulk_create(
+            [_Link(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]
+        )
         serials = [t.serial for t in tokens]
         announce_challenge(
             serials, {s: challenge_payload(challenge, s) for s in serials}
@@ -214,16 +231,23 @@ def _pending_error() -> ServiceError:
 
 
 def _refuse_fatigue(username, application, policies, now) -> None:
-    same = PushChallenge.objects.filter(username=username, application=application)
-    if same.filter(state=S.PENDING).exists():
-        raise _pending_error()
-    cooldown = max(p.push_deny_cooldown_seconds for p in policies)
-    if (
-        cooldown
-        and same.filter(
-            state=S.DENIED, answered_at__gt=now - timedelta(seconds=cooldown)
-        ).exists()
-    ):
+    """One query: this user's pending and recently denied requests for this
+    application. A pending one past its expiry is expired on the way."""
+    cooldown = timedelta(seconds=max(p.push_deny_cooldown_seconds for p in policies))
+    recent = PushChallenge.objects.filter(
+        Q(state=S.PENDING) | Q(state=S.DENIED, answered_at__gt=now - cooldown),
+        username=username,
+        application=application,
+    )
+    denied = False
+    for challenge in recent:
+        if challenge.state == S.DENIED:
+            denied = True
+        elif challenge.expires_at > now:
+            raise _pending_error()
+        else:
+            _expire(challenge)
+    if denied:
         raise ServiceError(
             "push_cooldown",
             "A recent login request was denied. Wait a minute before sending "
@@ -360,17 +384,23 @@ def push_answer(
     """PROTOCOL §5: verify a device's signed answer; the first valid one decides."""
     pk, number_text = _parse_answer(challenge_id, decision, number)
     refusal: ServiceError | None = None
+    result: AnswerResult | None = None
     with transaction.atomic():
-        challenge = PushChallenge.objects.select_for_update().filter(pk=pk).first()
-        token = (
-            challenge.tokens.filter(serial=serial if isinstance(serial, str) else "")
-            .select_related("policy", "user")
-            .first()
-            if challenge
-            else None
+        # One query for the challenge and the answering token, when the
+        # challenge went to that token; anything else is "no such request".
+        link = next(
+            iter(
+                _Link.objects.select_related("pushchallenge", "token").filter(
+                    pushchallenge_id=pk,
+                    token__serial=serial if isinstance(serial, str) else "",
+                )[:1]
+            ),
+            None,
         )
+        challenge = link.pushchallenge if link else None
+        token = link.token if link else None
         message = f"tessera/v1/answer|{pk}|{decision}|{number_text}"
-        if challenge is None or token is None:
+        if link is None:
             refusal = ServiceError(
                 "unknown_challenge", "There is no such request.", status=404
             )
@@ -387,12 +417,14 @@ def push_answer(
         elif challenge.state == S.PENDING and challenge.expires_at <= timezone.now():
             _expire(challenge)
             refusal = ServiceError("expired", "This request has expired.", status=410)
-        elif challenge.state != S.PENDING:
-            refusal = ServiceError(
-                "already_answered",
-                f"This request was already {challenge.state}.",
-                status=409,
-            )
+        else:
+            result = _decide(challenge, token, decision, number_text, signature)
+            if result is None:  # another answer came first
+                refusal = ServiceError(
+                    "already_answered",
+                    f"This request was already {_state_now(challenge)}.",
+                    status=409,
+                )
         if refusal is not None:
             audit_record(
                 action="push.answer",
@@ -405,7 +437,6 @@ def push_answer(
                 error=refusal.code,
             )
         else:
-            result = _decide(challenge, token, decision, number_text, signature)
             audit_record(
                 action="push.answer",
                 outcome="success" if result.state == S.APPROVED else "info",
@@ -422,7 +453,18 @@ def push_answer(
     return result
 
 
-def _decide(challenge, token, decision, number_text, signature) -> AnswerResult:
+def _state_now(challenge: PushChallenge) -> str:
+    return (
+        PushChallenge.objects.filter(pk=challenge.pk)
+        .values_list("state", flat=True)
+        .first()
+        or "answered"
+    )
+
+
+def _decide(challenge, token, decision, number_text, signature) -> AnswerResult | None:
+    """Record the answer if the challenge is still pending (the conditional
+    UPDATE makes the first answer the only one); None if it was not."""
     reason = ""
     state = S.APPROVED if decision == "approve" else S.DENIED
     if decision == "fraud":
@@ -431,22 +473,28 @@ def _decide(challenge, token, decision, number_text, signature) -> AnswerResult:
         if number_text != str(challenge.number):
             state, reason = S.DENIED, "wrong_number"
     now = timezone.now()
-    decided = PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
-        state=state,
-        fraud=decision == "fraud",
-        answered_at=now,
-        answered_by=token,
-        response_signature=signature,
-    )
-    if not decided:  # cannot happen under the row lock; never decide twice
-        raise ServiceError("already_answered", "This request was already answered.")
-    challenge.refresh_from_db()
+    fields = {
+        "state": state,
+        "fraud": decision == "fraud",
+        "answered_at": now,
+        "answered_by": token,
+        "response_signature": signature,
+    }
+    if not PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
+        **fields
+    ):
+        return None
+    for name, value in fields.items():
+        setattr(challenge, name, value)
     if state == S.APPROVED:
         Token.objects.filter(pk=token.pk).update(
             last_used_at=now, enrolled_at=Coalesce(F("enrolled_at"), now)
         )
     announce_push_state(
-        challenge.pk, state, _serials(challenge), fraud=decision == "fraud"
+        challenge.pk,
+        state,
+        fraud=decision == "fraud",
+        answered_by=token.serial if state == S.APPROVED else "",
     )
     if decision == "fraud":
         _report_fraud(challenge, token)
