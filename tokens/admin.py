@@ -9,7 +9,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.template.response import TemplateResponse
 
-from tokens.models import ApiClient, AuditEvent, Enrollment, Policy, Token
+from tokens.models import (
+    ApiClient,
+    AuditEvent,
+    Enrollment,
+    Policy,
+    PushChallenge,
+    Token,
+)
 from tokens.selectors import policy_default
 from tokens.services import lifecycle
 from tokens.services.apiclients import api_client_create, api_client_rotate_key
@@ -65,6 +72,8 @@ class PolicyAdmin(admin.ModelAdmin):
                     "push_enabled",
                     "number_matching",
                     "push_lifetime_seconds",
+                    "push_deny_cooldown_seconds",
+                    "push_fraud_lock",
                     "fingerprint",
                 )
             },
@@ -330,6 +339,37 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ("outcome", "action", "source", "created_at")
     search_fields = ("username", "serial", "actor", "ip")
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PushChallenge)
+class PushChallengeAdmin(admin.ModelAdmin):
+    """Push requests, read-only: what was asked, of whom, and the answer."""
+
+    list_display = (
+        "created_at",
+        "username",
+        "application",
+        "state",
+        "fraud",
+        "ip",
+        "browser",
+        "answered_by",
+        "source",
+        "client",
+    )
+    list_filter = ("state", "fraud", "source", "created_at")
+    search_fields = ("username", "application", "ip")
+    date_hierarchy = "created_at"
+    exclude = ("tokens",)
 
     def has_add_permission(self, request):
         return False

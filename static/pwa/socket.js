@@ -27,6 +27,9 @@ export class DeviceSocket extends EventTarget {
     this.waiting = new Map(); // challenge id -> {resolve, reject}
     this.ready = new Set();
     addEventListener("online", () => this.reconnectNow());
+    // A socket that outlives the network only fails later: drop it now, and
+    // the backoff loop reconnects (at once on "online").
+    addEventListener("offline", () => this.ws?.close());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && !this.isOpen()) this.reconnectNow();
     });

@@ -245,3 +245,24 @@ def test_the_wizard_ends_with_the_first_push(
     expect(desktop.locator("#tokens")).to_contain_text("Active")
     shot(desktop, "enrolled")
     assert Token.objects.get().enrolled_at is not None
+
+
+def test_the_phone_reconnects_and_gets_a_push_sent_while_it_was_offline(
+    live, page, user, push_policy
+):
+    _, key = api_client_create(name="VPN", actor="test")
+    activate_phone(page, live, user, push_policy)
+    page.context.set_offline(True)
+    expect(page.locator("html")).to_have_attribute("data-push", "offline")
+    started = _api(
+        live,
+        key,
+        "POST",
+        "/api/v1/auth/push",
+        {"username": "alice", "application": "VPN"},
+    )
+    page.context.set_offline(False)  # the "online" event reconnects at once
+    expect(page.locator("html")).to_have_attribute("data-push", "online")
+    expect(page.locator("#challenge-app")).to_have_text("VPN")
+    page.click(f"#number-{started['number']}")
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("approved")

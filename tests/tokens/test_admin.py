@@ -105,3 +105,26 @@ def test_api_client_key_is_shown_once_and_stored_as_digest(staff):
     assert key not in client.key_digest
     page = staff.get(f"/admin/tokens/apiclient/{client.pk}/change/").content.decode()
     assert key not in page
+
+
+def test_push_requests_are_listed_read_only(staff, user, enroll):
+    from tokens.models import PushChallenge
+    from tokens.services.push import push_create
+
+    enroll(user)
+    challenge = push_create(
+        username="alice", application="VPN", source="api", ip="203.0.113.7"
+    )
+    listing = staff.get("/admin/tokens/pushchallenge/?state__exact=pending")
+    assert listing.status_code == 200 and b"203.0.113.7" in listing.content
+    detail = staff.get(f"/admin/tokens/pushchallenge/{challenge.pk}/change/")
+    assert detail.status_code == 200
+    assert staff.get("/admin/tokens/pushchallenge/add/").status_code == 403
+    staff.post(f"/admin/tokens/pushchallenge/{challenge.pk}/delete/", {"post": "yes"})
+    assert PushChallenge.objects.filter(pk=challenge.pk).exists()
+
+
+def test_the_policy_form_has_the_push_fatigue_settings(staff):
+    page = staff.get("/admin/tokens/policy/add/").content.decode()
+    assert 'name="push_deny_cooldown_seconds"' in page
+    assert 'name="push_fraud_lock"' in page
