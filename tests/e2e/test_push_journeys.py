@@ -266,3 +266,41 @@ def test_the_phone_reconnects_and_gets_a_push_sent_while_it_was_offline(
     expect(page.locator("#challenge-app")).to_have_text("VPN")
     page.click(f"#number-{started['number']}")
     expect(page.locator("[data-screen=challenge-result]")).to_contain_text("approved")
+
+
+def test_a_required_fingerprint_is_asked_before_approving(
+    live, desktop, page, user, push_policy, shot
+):
+    push_policy.fingerprint = "required"
+    push_policy.save(update_fields=["fingerprint"])
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "ctap2Version": "ctap2_1",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )["authenticatorId"]
+
+    def sign_count():
+        found = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+        return found["credentials"][0]["signCount"]
+
+    issued = token_assign(user=user, policy=push_policy, actor="test")
+    page.goto(issued.activation_link)
+    walk_intro(page)
+    page.click("#done-continue")
+    expect(page.locator("html")).to_have_attribute("data-push", "online")
+    before = sign_count()
+    number = start_portal_login(desktop, live)
+    page.click(f"#number-{number}")
+    expect(desktop.locator("#tokens")).to_be_visible()
+    assert sign_count() > before  # approving asked for the fingerprint
