@@ -15,11 +15,13 @@ django.setup(set_prefix=False)  # before the imports below touch models
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from config.handlers import PooledSyncASGIHandler  # noqa: E402
 from tokens.routing import (  # noqa: E402
     ASYNC_HTTP_PREFIXES,
     http_urlpatterns,
+    signed_websocket_urlpatterns,
     websocket_urlpatterns,
 )
 
@@ -37,8 +39,16 @@ async def http_app(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": URLRouter(
+            [
+                *signed_websocket_urlpatterns,
+                re_path(
+                    r"",
+                    AllowedHostsOriginValidator(
+                        AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                    ),
+                ),
+            ]
         ),
     }
 )

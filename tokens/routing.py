@@ -14,9 +14,16 @@ http_urlpatterns = [
     re_path(r"", NotFoundConsumer.as_asgi()),
 ]
 
+# Sockets of browser pages: they act for the session in the cookie, so
+# config.asgi checks their Origin and loads the session.
 websocket_urlpatterns = [
     path("ws/token-status/", consumers.TokenStatusConsumer.as_asgi()),
-    path("ws/device/", consumers.DeviceConsumer.as_asgi()),
     path("ws/push/", consumers.PushStatusConsumer.as_asgi()),
     path("ws/echo/", consumers.EchoConsumer.as_asgi()),
+]
+
+# Sockets authenticated by signatures alone (PROTOCOL §4): no cookie means
+# nothing to forge across sites, and a native client sends no Origin.
+signed_websocket_urlpatterns = [
+    path("ws/device/", consumers.DeviceConsumer.as_asgi()),
 ]

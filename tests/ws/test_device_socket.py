@@ -275,3 +275,25 @@ def test_the_login_page_hears_the_expiry_on_time(user, enroll):
         await page.disconnect()
 
     run_async(run)
+
+
+def test_the_device_socket_needs_no_origin_but_page_sockets_do(user, enroll):
+    from config.asgi import application
+
+    device = enroll(user)
+
+    async def run():
+        native = WebsocketCommunicator(application, "/ws/device/")
+        await authenticate(native, device)  # no Origin header: a native client
+        await native.disconnect()
+        for path in ("/ws/push/", "/ws/token-status/"):
+            page = WebsocketCommunicator(application, path)
+            connected, _ = await page.connect()
+            assert not connected, path
+            foreign = WebsocketCommunicator(
+                application, path, headers=[(b"origin", b"https://evil.example")]
+            )
+            connected, _ = await foreign.connect()
+            assert not connected, path
+
+    run_async(run)
