@@ -325,3 +325,15 @@ def test_the_signed_poll_lists_pending_challenges(user, enroll):
             timestamp=stale["X-Tessera-Time"],
             signature=stale["X-Tessera-Signature"],
         )
+
+
+def test_a_deactivated_user_cannot_approve_or_log_in(user, enroll):
+    device = enroll(user)
+    challenge = create()
+    user.is_active = False
+    user.save()
+    with pytest.raises(ServiceError) as refused:
+        answer(device, challenge)
+    assert refused.value.code == "token_unusable"
+    PushChallenge.objects.filter(pk=challenge.pk).update(state="approved")
+    assert push_login_complete(challenge_id=challenge.pk, username="alice") is None

@@ -390,7 +390,9 @@ def push_answer(
         # challenge went to that token; anything else is "no such request".
         link = next(
             iter(
-                _Link.objects.select_related("pushchallenge", "token").filter(
+                _Link.objects.select_related(
+                    "pushchallenge", "token", "token__user"
+                ).filter(
                     pushchallenge_id=pk,
                     token__serial=serial if isinstance(serial, str) else "",
                 )[:1]
@@ -404,7 +406,11 @@ def push_answer(
             refusal = ServiceError(
                 "unknown_challenge", "There is no such request.", status=404
             )
-        elif token.state != Token.State.ACTIVE or not token.device_public_key:
+        elif (
+            token.state != Token.State.ACTIVE
+            or not token.device_public_key
+            or not token.user.is_active
+        ):
             refusal = ServiceError(
                 "token_unusable", "This token can no longer answer.", status=403
             )
@@ -545,7 +551,11 @@ def push_for_client(challenge_id, client: str) -> PushChallenge | None:
 def push_login_complete(*, challenge_id, username: str) -> Token | None:
     """Spend an approved challenge on one login; returns the approving token."""
     used = PushChallenge.objects.filter(
-        pk=challenge_id, username=username, state=S.APPROVED, used_at__isnull=True
+        pk=challenge_id,
+        username=username,
+        user__is_active=True,
+        state=S.APPROVED,
+        used_at__isnull=True,
     ).update(used_at=timezone.now())
     if not used:
         return None
