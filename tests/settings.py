@@ -34,3 +34,13 @@ WHITENOISE_AUTOREFRESH = True
 # test database the test process created.
 if os.environ.get("TESSERA_TEST_SERVER_DB"):
     DATABASES["default"]["NAME"] = os.environ["TESSERA_TEST_SERVER_DB"]
+
+# Its cache is a directory the browser tests empty before each test, so form
+# throttles (10 logins per 5 minutes) do not carry from one test to the next.
+if os.environ.get("TESSERA_TEST_SERVER_CACHE"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ["TESSERA_TEST_SERVER_CACHE"],
+        }
+    }

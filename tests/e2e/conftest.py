@@ -62,7 +62,12 @@ def mail_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def server_url(django_db_setup, django_db_blocker, mail_dir):
+def server_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("server-cache")
+
+
+@pytest.fixture(scope="session")
+def server_url(django_db_setup, django_db_blocker, mail_dir, server_cache):
 
     port = free_port()
     url = f"http://localhost:{port}"  # a domain: WebAuthn refuses IP addresses
@@ -74,6 +79,7 @@ def server_url(django_db_setup, django_db_blocker, mail_dir):
                 "django.core.mail.backends.filebased.EmailBackend"
             ),
             "EMAIL_FILE_PATH": str(mail_dir),
+            "TESSERA_TEST_SERVER_CACHE": str(server_cache),
         },
         "server.log",
     )
@@ -82,8 +88,11 @@ def server_url(django_db_setup, django_db_blocker, mail_dir):
 
 
 @pytest.fixture
-def live(server_url, transactional_db, settings):
-    """The live server's URL, with the test process's links pointing at it."""
+def live(server_url, server_cache, transactional_db, settings):
+    """The live server's URL, with the test process's links pointing at it;
+    the server's cache (form throttles, API-key cache) starts empty."""
+    for entry in server_cache.iterdir():
+        entry.unlink()
     settings.SITE_URL = server_url
     return server_url
 
