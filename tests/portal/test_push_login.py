@@ -134,3 +134,12 @@ def test_the_wizard_finishes_with_the_first_push(
     answer(device, challenge)
     assert client.post("/add/setup/finish/", {"push": "1"}).url == "/authenticators/"
     assert Token.objects.get(serial=device.serial).enrolled_at is not None
+
+
+def test_a_reload_after_approval_offers_to_continue(client, user, enroll):
+    device = enroll(user)
+    start_push(client)
+    answer(device, PushChallenge.objects.get())
+    page = client.get("/login/push/").content.decode()
+    assert "Approved on your phone" in page and 'id="push-continue"' in page
+    assert client.post("/login/push/", {"push": "1"}).url == "/authenticators/"

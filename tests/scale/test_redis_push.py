@@ -101,3 +101,90 @@ def test_a_push_and_its_answer_cross_server_processes(two_servers, user, enroll)
         "state": "approved",
         "serial": device.serial,
     }
+
+
+class Browser:
+    """A cookie-keeping HTTP client that speaks the portal's forms."""
+
+    def __init__(self, host):
+        import http.cookiejar
+
+        self.host = host
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
+        )
+
+    def cookie(self, name):
+        return next((c.value for c in self.jar if c.name == name), "")
+
+    def get(self, path):
+        with self.opener.open(f"http://{self.host}{path}", timeout=10) as r:
+            return r.read().decode()
+
+    def post(self, path, fields):
+        import re
+        from urllib.parse import urlencode
+
+        page = self.get(path)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        request = urllib.request.Request(
+            f"http://{self.host}{path}",
+            data=urlencode({**fields, "csrfmiddlewaretoken": token}).encode(),
+            headers={
+                "Referer": f"http://{self.host}{path}",
+                "Origin": f"http://{self.host}",
+            },
+        )
+        try:
+            with self.opener.open(request, timeout=10) as r:
+                return r.status, r.headers.get("Location", "")
+        except urllib.error.HTTPError as redirect:
+            return redirect.code, redirect.headers.get("Location", "")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_a_login_page_on_one_process_follows_an_answer_on_the_other(
+    two_servers, user, enroll
+):
+    a, b = two_servers
+    device = enroll(user)
+    browser = Browser(b)
+    assert browser.post("/login/", {"username": "alice"})[1] == "/login/continue/"
+    status, location = browser.post(
+        "/login/continue/", {"password": "correct horse battery"}
+    )
+    assert (status, location) == (302, "/login/push/")
+
+    async def run():
+        page = await websockets.connect(
+            f"ws://{b}/ws/push/",
+            origin=f"http://{b}",
+            additional_headers={"Cookie": f"sessionid={browser.cookie('sessionid')}"},
+        )
+        assert json.loads(await page.recv()) == {"type": "push", "state": "pending"}
+        async with websockets.connect(f"ws://{a}/ws/device/") as phone:
+            hello = json.loads(await phone.recv())
+            await phone.send(json.dumps(device.auth_frame(hello["nonce"])))
+            await phone.recv()  # ready
+            challenge = json.loads(await asyncio.wait_for(phone.recv(), 10))
+            from tokens.models import PushChallenge
+
+            number = await asyncio.to_thread(
+                lambda: PushChallenge.objects.get(pk=challenge["id"]).number
+            )
+            await phone.send(
+                json.dumps(device.answer_frame(challenge["id"], "approve", number))
+            )
+            # The page on B hears the answer given on A.
+            heard = json.loads(await asyncio.wait_for(page.recv(), 10))
+        await page.close()
+        return heard
+
+    assert run_async(run) == {"type": "push", "state": "approved"}
+    assert browser.post("/login/push/", {"push": "1"}) == (302, "/authenticators/")
+    assert device.serial in browser.get("/authenticators/")
