@@ -324,8 +324,21 @@ class UserAdmin(BaseUserAdmin):
         )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that are written by services only: listed, never edited."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "action",
@@ -340,18 +353,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("username", "serial", "actor", "ip")
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PushChallenge)
-class PushChallengeAdmin(admin.ModelAdmin):
+class PushChallengeAdmin(ReadOnlyAdmin):
     """Push requests, read-only: what was asked, of whom, and the answer."""
 
     list_display = (
@@ -370,15 +374,6 @@ class PushChallengeAdmin(admin.ModelAdmin):
     search_fields = ("username", "application", "ip")
     date_hierarchy = "created_at"
     exclude = ("tokens",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ApiClientAddForm(forms.Form):

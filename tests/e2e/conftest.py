@@ -47,6 +47,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture
+def desktop(browser):
+    """A desktop browser beside the phone (the default page)."""
+    context = browser.new_context(**DESKTOP)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {

@@ -40,3 +40,25 @@ def walk_intro(page, push=True):
         page.click("#intro-push-continue")
         if page.locator("#permissions-skip").count():
             page.click("#permissions-skip")
+
+
+def add_virtual_authenticator(context, page):
+    """A platform authenticator with UV and PRF; returns (cdp, its id)."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "ctap2Version": "ctap2_1",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "hasPrf": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, added["authenticatorId"]

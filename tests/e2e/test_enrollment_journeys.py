@@ -8,19 +8,12 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from tests.e2e.camera import camera_args, write_y4m
-from tests.e2e.conftest import CHROMIUM, DESKTOP, PHONE, QUIET_FLAGS
+from tests.e2e.conftest import CHROMIUM, PHONE, QUIET_FLAGS
 from tests.e2e.steps import next_step_code
 from tokens.models import Token
 from tokens.services.enrollment import token_assign
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def desktop(browser):
-    context = browser.new_context(**DESKTOP)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture

@@ -12,20 +12,12 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DESKTOP
-from tests.e2e.steps import walk_intro
+from tests.e2e.steps import add_virtual_authenticator, walk_intro
 from tokens.models import AuditEvent, PushChallenge, Token
 from tokens.services.apiclients import api_client_create
 from tokens.services.enrollment import token_assign
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def desktop(browser):
-    context = browser.new_context(**DESKTOP)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
@@ -273,22 +265,7 @@ def test_a_required_fingerprint_is_asked_before_approving(
 ):
     push_policy.fingerprint = "required"
     push_policy.save(update_fields=["fingerprint"])
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    authenticator = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "ctap2Version": "ctap2_1",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )["authenticatorId"]
+    cdp, authenticator = add_virtual_authenticator(page.context, page)
 
     def sign_count():
         found = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})

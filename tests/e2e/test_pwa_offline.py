@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, PHONE, QUIET_FLAGS
-from tests.e2e.steps import next_step_code, validate
+from tests.e2e.steps import add_virtual_authenticator, next_step_code, validate
 from tokens.services.enrollment import token_assign
 
 
@@ -74,27 +74,6 @@ def test_the_self_test_passes_and_storage_keeps_no_plain_seed(
         return await new Promise(r => { const q = db.transaction('tokens').objectStore('tokens').getAll(); q.onsuccess = () => r(q.result[0]); });
     }""")
     assert "seed" not in record and record["sealed"]["ct"]
-
-
-def add_virtual_authenticator(context, page):
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "ctap2Version": "ctap2_1",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "hasPrf": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return cdp
 
 
 def test_fingerprint_with_prf_unlocks_a_token_pin_token(

@@ -302,23 +302,29 @@ def _signed_by(token: Token, signature, message: str) -> bool:
     return crypto.verify_signature(bytes(token.device_public_key), raw, message)
 
 
+def _device_refusal(action: str, serial, ip, detail: str) -> ServiceError:
+    """Audit a device request that proved nothing; the error to raise."""
+    audit_record(
+        action=action,
+        outcome="failure",
+        serial=serial if isinstance(serial, str) else "",
+        source="device-ws" if action == "device.connect" else "device-api",
+        ip=ip,
+    )
+    return ServiceError("invalid_signature", detail, status=403)
+
+
 def device_authenticate(
     *, serial, nonce: str, signature, ip: str | None = None
 ) -> Token:
     """PROTOCOL §4: the socket proves it holds the token's device key."""
     token = _device_token(serial)
     if token is None or not _signed_by(token, signature, f"tessera/v1/ws|{nonce}"):
-        audit_record(
-            action="device.connect",
-            outcome="failure",
-            serial=serial if isinstance(serial, str) else "",
-            source="device-ws",
-            ip=ip,
-        )
-        raise ServiceError(
-            "invalid_signature",
+        raise _device_refusal(
+            "device.connect",
+            serial,
+            ip,
             "This token is not active here, or the signature does not match.",
-            status=403,
         )
     return token
 
@@ -340,17 +346,11 @@ def device_poll(
         or not fresh
         or not _signed_by(token, signature, f"tessera/v1/poll|{serial}|{timestamp}")
     ):
-        audit_record(
-            action="device.poll",
-            outcome="failure",
-            serial=serial if isinstance(serial, str) else "",
-            source="device-api",
-            ip=ip,
-        )
-        raise ServiceError(
-            "invalid_signature",
+        raise _device_refusal(
+            "device.poll",
+            serial,
+            ip,
             "The signature, the time (±60 s) or the token is not valid.",
-            status=403,
         )
     return push_pending_payloads([token.serial])
 

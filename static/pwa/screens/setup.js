@@ -108,7 +108,11 @@ async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, e
       prfKey: finger?.prf ?? null,
     });
     if (answer.otp.type === "hotp") record.otp.counter = 1; // counter 0 confirmed the token
-    if (finger) record.fingerprint = { ...record.fingerprint, credentialId: finger.credentialId, salt: finger.salt, prf: Boolean(finger.prf) };
+    if (finger) {
+      // PRF matters only where it wraps a PIN key (token PIN mode).
+      const prf = Boolean(finger.prf) && answer.policy.pin_mode === "token";
+      record.fingerprint = { ...record.fingerprint, credentialId: finger.credentialId, salt: finger.salt, prf };
+    }
     await store.putToken(record);
     document.dispatchEvent(new Event("tessera:tokens-changed")); // the socket authenticates it
     navigator.storage?.persist?.().catch(() => {});

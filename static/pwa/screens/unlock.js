@@ -10,7 +10,9 @@ export async function unlock(record, { back, onWiped, lead = null }) {
   if (record.fingerprint) {
     try {
       const result = await fingerprint.verify(record);
-      if (result === true) return vault.openSeed(record);
+      // Without a token PIN there is no PIN key to unwrap: the fingerprint
+      // is the gate, whatever the authenticator's PRF support.
+      if (result === true || !vault.needsPin(record)) return vault.openSeed(record);
       return await vault.openWithPrf(record, result);
     } catch (error) {
       console.warn("fingerprint unlock failed:", error.name, error.message);
