@@ -3,30 +3,52 @@ import { h, message } from "./ui.js";
 import * as vault from "./vault.js";
 import { showTokens } from "./screens/tokens.js";
 import { runActivation, setHome, showActivate } from "./screens/activate.js";
-import { showChallenge, challengeClosed, isExpired } from "./screens/approve.js";
-import { DeviceSocket } from "./socket.js";
 
 setHome((options) => showTokens(options));
 
 // Push: challenges arrive over the device socket and are shown one at a time.
-const socket = new DeviceSocket();
-const queue = [];
-let showing = null;
+// Loaded after the first screen, so passcodes never wait for it.
+async function startPush() {
+  const [{ DeviceSocket }, approve] = await Promise.all([
+    import("./socket.js"),
+    import("./screens/approve.js"),
+  ]);
+  const socket = new DeviceSocket();
+  const queue = [];
+  let showing = null;
 
-function nextChallenge() {
-  while (!showing && queue.length) {
-    const challenge = queue.shift();
-    if (isExpired(challenge)) continue;
-    showing = challenge;
-    showChallenge(challenge, {
-      socket,
-      done: () => {
-        showing = null;
-        if (queue.length) nextChallenge();
-        else showTokens();
-      },
-    });
-  }
+  const next = () => {
+    while (!showing && queue.length) {
+      const challenge = queue.shift();
+      if (approve.isExpired(challenge)) continue;
+      showing = challenge;
+      approve.showChallenge(challenge, {
+        socket,
+        done: () => {
+          showing = null;
+          if (queue.length) next();
+          else showTokens();
+        },
+      });
+    }
+  };
+
+  socket.addEventListener("challenge", ({ detail }) => {
+    if (showing?.id === detail.id || queue.some((c) => c.id === detail.id)) return;
+    queue.push(detail);
+    notify(detail);
+    next();
+  });
+  socket.addEventListener("closed", ({ detail }) => {
+    const at = queue.findIndex((c) => c.id === detail.id);
+    if (at >= 0) queue.splice(at, 1);
+    approve.challengeClosed(detail.id, detail.state);
+  });
+  socket.addEventListener("status", ({ detail }) => {
+    document.documentElement.dataset.push = detail; // read by tests
+  });
+  document.addEventListener("tessera:tokens-changed", () => socket.refresh());
+  await socket.start();
 }
 
 function notify(challenge) {
@@ -39,22 +61,6 @@ function notify(challenge) {
       requireInteraction: true,
     })).catch(() => {});
 }
-
-socket.addEventListener("challenge", ({ detail }) => {
-  if (showing?.id === detail.id || queue.some((c) => c.id === detail.id)) return;
-  queue.push(detail);
-  notify(detail);
-  nextChallenge();
-});
-socket.addEventListener("closed", ({ detail }) => {
-  const at = queue.findIndex((c) => c.id === detail.id);
-  if (at >= 0) queue.splice(at, 1);
-  challengeClosed(detail.id, detail.state);
-});
-socket.addEventListener("status", ({ detail }) => {
-  document.documentElement.dataset.push = detail; // read by tests
-});
-document.addEventListener("tessera:tokens-changed", () => socket.refresh());
 
 // An activation link opened while the app is open changes only the fragment.
 function activationFromHash() {
@@ -72,7 +78,7 @@ async function boot() {
   window.addEventListener("hashchange", activationFromHash);
   if (!activationFromHash()) await showTokens();
   performance.mark("tessera-ready");
-  socket.start(); // after the first screen: passcodes never wait for the network
+  startPush().catch((error) => console.warn("push unavailable:", error.message));
   document.documentElement.dataset.ready = "1";
   vault.selfTest().then((ok) => {
     if (!ok) throw new Error("self-test failed");
