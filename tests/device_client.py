@@ -132,18 +132,26 @@ class Device:
             "signature": self.sign(f"tessera/v1/ws|{nonce}"),
         }
 
-    def answer_frame(self, challenge_id: str, decision: str, number="") -> dict:
+    def answer_frame(
+        self, challenge_id: str, decision: str, number="", otp: str = ""
+    ) -> dict:
+        """A version 1 answer, or version 2 with ``otp`` (the PIN proof)."""
         number_text = "" if number in ("", None) else str(number)
-        return {
+        frame = {
             "type": "answer",
             "id": challenge_id,
             "serial": self.serial,
             "decision": decision,
             "number": number,
             "signature": self.sign(
-                f"tessera/v1/answer|{challenge_id}|{decision}|{number_text}"
+                f"tessera/v2/answer|{challenge_id}|{decision}|{number_text}|{otp}"
+                if otp
+                else f"tessera/v1/answer|{challenge_id}|{decision}|{number_text}"
             ),
         }
+        if otp:
+            frame["otp"] = otp
+        return frame
 
     def poll_headers(self, now: float | None = None) -> dict:
         stamp = str(int(time.time() if now is None else now))

@@ -24,7 +24,7 @@ from tokens.services.push import (
 WATCH_SESSION_KEY = "tessera_watch_serials"
 PUSH_SESSION_KEY = "tessera_push"
 MAX_FRAME = 4096
-ANSWER_FIELDS = {"type", "id", "serial", "decision", "number", "signature"}
+ANSWER_FIELDS = {"type", "id", "serial", "decision", "number", "signature", "otp"}
 AUTH_FIELDS = {"type", "serial", "signature"}
 
 
@@ -170,6 +170,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
                 decision=content.get("decision"),
                 number=content.get("number"),
                 signature=content.get("signature"),
+                otp=content.get("otp"),
                 source="device-ws",
                 ip=_client_ip(self.scope),
             )

@@ -195,6 +195,12 @@ class Token(Device):
     locked_until = models.DateTimeField(null=True, blank=True)
     device_public_key = models.BinaryField(null=True, blank=True, editable=False)
     server_pin_digest = models.CharField(max_length=64, blank=True, editable=False)
+    push_proof = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The device proves its token PIN when approving a push "
+        "(answers of protocol version 2); version 1 approvals are then refused.",
+    )
     device_name = models.CharField(max_length=64, blank=True)
     platform = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -138,20 +138,44 @@ def test_an_unanswered_push_expires_on_both_screens(
     assert PushChallenge.objects.get().state == "expired"
 
 
-def test_a_token_pin_is_asked_before_approving(
+PLAUSIBLE_WRONG_PIN = """async ([serial, right]) => {
+    // A wrong PIN that passes the device's 4-bit check value (about 1 in 16):
+    // only the server can tell it from the right one.
+    const base = document.querySelector("script[type=module]").src;
+    const store = await import(new URL("store.js", base));
+    const vault = await import(new URL("vault.js", base));
+    const record = await store.getToken(serial);
+    for (let n = 1000; n < 10000; n++) {
+        const pin = String(n);
+        if (pin !== right && await vault.openSeed(record, { pin })) return pin;
+    }
+}"""
+
+
+def test_a_token_pin_is_asked_and_proved_before_approving(
     live, desktop, page, user, push_policy, shot
 ):
     push_policy.pin_mode = "token"
     push_policy.save(update_fields=["pin_mode"])
-    activate_phone(page, live, user, push_policy, pin="2468")
+    serial = activate_phone(page, live, user, push_policy, pin="2468")
+    wrong = page.evaluate(PLAUSIBLE_WRONG_PIN, [serial, "2468"])
     number = start_portal_login(desktop, live)
     page.click(f"#number-{number}")
     expect(page.locator("#pin")).to_be_visible()  # asked before anything is sent
     assert PushChallenge.objects.get().state == "pending"
-    shot(page, "pin")
+    page.fill("#pin", wrong)
+    page.click("#pin-submit")
+    # The code it sent (protocol v2) came from the wrong seed: refused.
+    expect(page.get_by_role("alert")).to_contain_text("Wrong PIN. 4 attempts left")
+    shot(page, "wrong-pin")
+    assert PushChallenge.objects.get().state == "pending"
+    assert Token.objects.get(serial=serial).failure_count == 1
+    page.click(f"#number-{number}")
     page.fill("#pin", "2468")
     page.click("#pin-submit")
     expect(desktop.locator("#tokens")).to_be_visible()
+    token = Token.objects.get(serial=serial)
+    assert token.push_proof and token.failure_count == 0
 
 
 def _api(live, key, method, path, body=None, timeout=40):

@@ -337,3 +337,69 @@ def test_a_deactivated_user_cannot_approve_or_log_in(user, enroll):
     assert refused.value.code == "token_unusable"
     PushChallenge.objects.filter(pk=challenge.pk).update(state="approved")
     assert push_login_complete(challenge_id=challenge.pk, username="alice") is None
+
+
+def answer_v2(device, challenge, otp, decision="approve"):
+    number = challenge.number if decision == "approve" else ""
+    frame = device.answer_frame(str(challenge.pk), decision, number, otp=otp)
+    return push_answer(
+        challenge_id=frame["id"],
+        serial=frame["serial"],
+        decision=decision,
+        number=number,
+        signature=frame["signature"],
+        otp=frame["otp"],
+        source="test",
+    )
+
+
+def test_a_version_2_answer_proves_the_pin_with_a_code(user, enroll, make_policy):
+    device = enroll(user, make_policy(pin_mode="token"))
+    challenge = create()
+    assert answer_v2(device, challenge, device.code()).state == "approved"
+    assert Token.objects.get(serial=device.serial).push_proof is True
+
+
+def test_a_wrong_pin_proof_is_refused_and_counted(user, enroll, make_policy):
+    # A wrong token PIN opens a plausible wrong seed: its codes do not match.
+    device = enroll(user, make_policy(pin_mode="token", lockout_threshold=2))
+    challenge = create()
+    wrong = f"{(int(device.code()) + 1) % 10**6:06d}"
+    with pytest.raises(ServiceError) as refused:
+        answer_v2(device, challenge, wrong)
+    assert refused.value.code == "wrong_pin"
+    challenge.refresh_from_db()
+    assert challenge.state == "pending"  # the user may type the PIN again
+    assert Token.objects.get(serial=device.serial).failure_count == 1
+    with pytest.raises(ServiceError):
+        answer_v2(device, challenge, wrong)
+    assert Token.objects.get(serial=device.serial).state == "locked"
+
+
+def test_after_a_proof_version_1_approvals_are_refused(user, enroll, make_policy):
+    device = enroll(user, make_policy(pin_mode="token"))
+    answer_v2(device, create(), device.code())
+    with pytest.raises(ServiceError) as refused:
+        answer(device, create(application="Mail"))
+    assert refused.value.code == "proof_required"
+    # Denying needs no proof.
+    assert answer(device, create(application="Wiki"), "deny").state == "denied"
+
+
+def test_a_proof_signed_for_another_code_is_refused(user, enroll, make_policy):
+    device = enroll(user, make_policy(pin_mode="token"))
+    challenge = create()
+    frame = device.answer_frame(
+        str(challenge.pk), "approve", challenge.number, otp="111111"
+    )
+    with pytest.raises(ServiceError) as refused:
+        push_answer(
+            challenge_id=frame["id"],
+            serial=device.serial,
+            decision="approve",
+            number=challenge.number,
+            signature=frame["signature"],
+            otp=device.code(),  # not what was signed
+            source="test",
+        )
+    assert refused.value.code == "invalid_signature"

@@ -130,6 +130,15 @@ class AnswerRequest(StrictSerializer):
         help_text='The number picked, or "" / null without number matching.',
     )
     signature = serializers.CharField(max_length=100)
+    otp = serializers.RegexField(
+        r"^[0-9]{6,8}$",
+        max_length=8,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Version 2: a current code of the token, proving its PIN; "
+        "signed as 'tessera/v2/answer|id|decision|number|otp'.",
+    )
 
 
 class AnswerResponse(serializers.Serializer):

@@ -165,6 +165,7 @@ class DeviceAnswerView(DeviceView):
             decision=data["decision"],
             number=data["number"],
             signature=data["signature"],
+            otp=data["otp"],
             source="device-api",
             ip=client_ip(request),
         )

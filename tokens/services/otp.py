@@ -156,6 +156,45 @@ def _count_failures(tokens: list[Token]) -> list[str]:
     return locked
 
 
+def token_count_failure(*, token: Token, username: str, source: str) -> None:
+    """One failed proof for ``token`` (as a wrong passcode counts): it locks
+    the token at the policy's threshold."""
+    for serial in _count_failures([token]):
+        audit_record(
+            action="token.lock",
+            outcome="info",
+            username=username,
+            serial=serial,
+            source=source,
+            reason="lockout threshold reached",
+        )
+
+
+def token_proves_seed(token: Token, otp: str, now: float | None = None) -> bool:
+    """Whether ``otp`` is a code of the token's seed near where it stands.
+
+    Not a login: nothing is consumed, and codes already used count too. A push
+    approval uses it as proof that the token PIN opened the right seed (a
+    wrong PIN opens a plausible wrong one, whose codes do not match).
+    """
+    policy = token.policy
+    if not token.seed_encrypted or len(otp) != policy.digits or not otp.isdigit():
+        return False
+    seed = keys.open_seed(token.seed_encrypted, serial=token.serial)
+    if policy.otp_kind == Policy.OtpKind.EVENT:
+        low = max(0, token.counter - HOTP_LOOKAHEAD)
+        candidates = range(low, token.counter + HOTP_LOOKAHEAD)
+    else:
+        now = time.time() if now is None else now
+        step = oath.time_step(now, policy.period) + token.drift
+        candidates = range(step - policy.otp_window, step + policy.otp_window + 1)
+    found = False
+    for n in candidates:  # no early exit: the time does not tell which matched
+        code = oath.hotp(seed, n, digits=policy.digits, algorithm=policy.algorithm)
+        found |= crypto.constant_time_equal(code, otp)
+    return found
+
+
 def verify_tokens(
     *,
     tokens: list[Token],

@@ -37,6 +37,7 @@ from tokens.selectors import policy_default
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.notify import send_templated
+from tokens.services.otp import token_count_failure, token_proves_seed
 
 S = PushChallenge.State
 DECISIONS = ("approve", "deny", "fraud")
@@ -380,9 +381,19 @@ def push_answer(
     signature,
     source: str,
     ip: str | None = None,
+    otp=None,
 ) -> AnswerResult:
-    """PROTOCOL §5: verify a device's signed answer; the first valid one decides."""
+    """PROTOCOL §5: verify a device's signed answer; the first valid one decides.
+
+    A version 2 answer also carries ``otp``, a current code of the token,
+    signed with the rest: approving then proves that the token PIN opened the
+    right seed. Once a token has answered so, its version 1 approvals are
+    refused (no downgrade).
+    """
     pk, number_text = _parse_answer(challenge_id, decision, number)
+    if otp not in (None, "") and not (isinstance(otp, str) and otp.isdigit()):
+        raise ServiceError("invalid_request", "otp must be digits.")
+    otp = otp or ""
     refusal: ServiceError | None = None
     result: AnswerResult | None = None
     with transaction.atomic():
@@ -401,7 +412,11 @@ def push_answer(
         )
         challenge = link.pushchallenge if link else None
         token = link.token if link else None
-        message = f"tessera/v1/answer|{pk}|{decision}|{number_text}"
+        message = (
+            f"tessera/v2/answer|{pk}|{decision}|{number_text}|{otp}"
+            if otp
+            else f"tessera/v1/answer|{pk}|{decision}|{number_text}"
+        )
         if link is None:
             refusal = ServiceError(
                 "unknown_challenge", "There is no such request.", status=404
@@ -423,6 +438,12 @@ def push_answer(
         elif challenge.state == S.PENDING and challenge.expires_at <= timezone.now():
             _expire(challenge)
             refusal = ServiceError("expired", "This request has expired.", status=410)
+        elif (
+            challenge.state == S.PENDING
+            and decision == "approve"
+            and (problem := _proof_refusal(token, otp, challenge.username, source))
+        ):
+            refusal = problem
         else:
             result = _decide(challenge, token, decision, number_text, signature)
             if result is None:  # another answer came first
@@ -457,6 +478,29 @@ def push_answer(
     if refusal is not None:
         raise refusal
     return result
+
+
+def _proof_refusal(token: Token, otp: str, username: str, source: str):
+    """For an approval: a version 2 proof must match (a wrong one counts as a
+    failed passcode); a token that gave one before must give one again."""
+    if not otp:
+        if token.push_proof:
+            return ServiceError(
+                "proof_required",
+                "This device must prove its PIN to approve (protocol version 2).",
+                status=403,
+            )
+        return None
+    if not token_proves_seed(token, otp):
+        token_count_failure(token=token, username=username, source=source)
+        return ServiceError(
+            "wrong_pin",
+            "The PIN is not right (or the phone's clock is off).",
+            status=403,
+        )
+    if not token.push_proof:
+        Token.objects.filter(pk=token.pk).update(push_proof=True)
+    return None
 
 
 def _state_now(challenge: PushChallenge) -> str:
@@ -494,7 +538,9 @@ def _decide(challenge, token, decision, number_text, signature) -> AnswerResult 
         setattr(challenge, name, value)
     if state == S.APPROVED:
         Token.objects.filter(pk=token.pk).update(
-            last_used_at=now, enrolled_at=Coalesce(F("enrolled_at"), now)
+            last_used_at=now,
+            enrolled_at=Coalesce(F("enrolled_at"), now),
+            failure_count=0,
         )
     announce_push_state(
         challenge.pk,

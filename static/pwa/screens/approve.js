@@ -5,7 +5,18 @@
 import { h, show, message, button, onLeave, confirmDialog } from "../ui.js";
 import * as keys from "../keys.js";
 import * as store from "../store.js";
+import * as vault from "../vault.js";
+import { hotp, totp } from "../otp.js";
 import { unlock, approvalNeedsUnlock } from "./unlock.js";
+
+// The token's current code: a version 2 answer carries it so the server can
+// tell a right token PIN from a wrong one (which opens a plausible wrong seed).
+function currentCode(record, seed) {
+  const { otp } = record;
+  return otp.type === "hotp"
+    ? hotp(seed, otp.counter, { digits: otp.digits, algorithm: otp.algorithm })
+    : totp(seed, Date.now(), { period: otp.period, digits: otp.digits, algorithm: otp.algorithm });
+}
 
 let current = null; // {challenge, closed(state)} while a request is on screen
 
@@ -61,6 +72,7 @@ export async function showChallenge(challenge, { socket, done }) {
       if (!sure) return;
     }
     answering = true;
+    let proof = "";
     if (decision === "approve" && approvalNeedsUnlock(record)) {
       const seed = await unlock(record, {
         back: () => { answering = false; render(); },
@@ -71,16 +83,21 @@ export async function showChallenge(challenge, { socket, done }) {
         answering = false;
         return render("Not approved: the fingerprint was not confirmed.");
       }
+      if (vault.needsPin(record)) proof = await currentCode(record, seed);
     }
     show({ title: "Sending…", id: "busy", body: h("p", { class: "lead", role: "status" }, "Sending your answer…") });
     const numberText = number == null ? "" : String(number);
+    const signed = proof
+      ? `tessera/v2/answer|${challenge.id}|${decision}|${numberText}|${proof}`
+      : `tessera/v1/answer|${challenge.id}|${decision}|${numberText}`;
     const frame = {
       type: "answer",
       id: challenge.id,
       serial: challenge.serial,
       decision,
       number: number ?? "",
-      signature: await keys.sign(record.deviceKey, `tessera/v1/answer|${challenge.id}|${decision}|${numberText}`),
+      signature: await keys.sign(record.deviceKey, signed),
+      ...(proof ? { otp: proof } : {}),
     };
     try {
       const result = await socket.answer(frame);
@@ -92,6 +109,15 @@ export async function showChallenge(challenge, { socket, done }) {
       if (error.code === "offline" || error.code === "timeout") {
         answering = false;
         return render(`${error.message} Your answer was not sent.`);
+      }
+      if (error.code === "wrong_pin") {
+        // The server saw that the PIN opened a wrong seed: count it here too.
+        const left = await vault.pinFailed(record);
+        if (left === 0) {
+          return finish("Token removed", `Too many wrong PINs: the token ${record.serial} was removed from this device. Ask your administrator for a new one.`, "error");
+        }
+        answering = false;
+        return render(`Wrong PIN. ${left} attempt${left === 1 ? "" : "s"} left before the token is removed.`);
       }
       const text = {
         expired: CLOSED_TEXT.expired,
