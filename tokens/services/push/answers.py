@@ -1,0 +1,265 @@
+"""Signed answers (PROTOCOL §5): the first valid one decides."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tokens.events import announce_push_state
+from tokens.models import PushChallenge, Token
+from tokens.services.audit import audit_record
+from tokens.services.errors import ServiceError
+from tokens.services.notify import send_templated
+from tokens.services.otp import token_count_failure, token_proves_seed
+from tokens.services.push.challenges import S, _expire, _Link
+from tokens.services.push.devices import _signed_by
+
+DECISIONS = ("approve", "deny", "fraud")
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    challenge: PushChallenge
+    state: str
+    reason: str = ""  # "wrong_number" or "fraud" when denied by the answer
+
+    def as_frame(self) -> dict:
+        frame = {"type": "answer.result", "id": str(self.challenge.id)}
+        frame["state"] = self.state
+        if self.reason:
+            frame["reason"] = self.reason
+        return frame
+
+
+def _parse_answer(challenge_id, decision, number):
+    try:
+        pk = uuid.UUID(challenge_id) if isinstance(challenge_id, str) else None
+    except ValueError:
+        pk = None
+    if pk is None:
+        raise ServiceError("invalid_request", "id must be a challenge UUID.")
+    if decision not in DECISIONS:
+        raise ServiceError("invalid_request", "decision is approve, deny or fraud.")
+    if number in (None, ""):
+        return pk, ""
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise ServiceError("invalid_request", "number must be a whole number or empty.")
+    return pk, str(number)
+
+
+def push_answer(
+    *,
+    challenge_id,
+    serial,
+    decision,
+    number,
+    signature,
+    source: str,
+    ip: str | None = None,
+    otp=None,
+) -> AnswerResult:
+    """PROTOCOL §5: verify a device's signed answer; the first valid one decides.
+
+    A version 2 answer also carries ``otp``, a current code of the token,
+    signed with the rest: approving then proves that the token PIN opened the
+    right seed. Once a token has answered so, its version 1 approvals are
+    refused (no downgrade).
+    """
+    pk, number_text = _parse_answer(challenge_id, decision, number)
+    if otp not in (None, "") and not (isinstance(otp, str) and otp.isdigit()):
+        raise ServiceError("invalid_request", "otp must be digits.")
+    otp = otp or ""
+    refusal: ServiceError | None = None
+    result: AnswerResult | None = None
+    with transaction.atomic():
+        # One query for the challenge and the answering token, when the
+        # challenge went to that token; anything else is "no such request".
+        link = next(
+            iter(
+                _Link.objects.select_related(
+                    "pushchallenge", "token", "token__user"
+                ).filter(
+                    pushchallenge_id=pk,
+                    token__serial=serial if isinstance(serial, str) else "",
+                )[:1]
+            ),
+            None,
+        )
+        challenge = link.pushchallenge if link else None
+        token = link.token if link else None
+        message = (
+            f"tessera/v2/answer|{pk}|{decision}|{number_text}|{otp}"
+            if otp
+            else f"tessera/v1/answer|{pk}|{decision}|{number_text}"
+        )
+        if link is None:
+            refusal = ServiceError(
+                "unknown_challenge", "There is no such request.", status=404
+            )
+        elif (
+            token.state != Token.State.ACTIVE
+            or not token.device_public_key
+            or not token.user.is_active
+        ):
+            refusal = ServiceError(
+                "token_unusable", "This token can no longer answer.", status=403
+            )
+        elif not _signed_by(token, signature, message):
+            refusal = ServiceError(
+                "invalid_signature",
+                "The signature does not match this device's key.",
+                status=403,
+            )
+        elif challenge.state == S.PENDING and challenge.expires_at <= timezone.now():
+            _expire(challenge)
+            refusal = ServiceError("expired", "This request has expired.", status=410)
+        elif (
+            challenge.state == S.PENDING
+            and decision == "approve"
+            and (problem := _proof_refusal(token, otp, challenge.username, source))
+        ):
+            refusal = problem
+        else:
+            result = _decide(challenge, token, decision, number_text, signature)
+            if result is None:  # another answer came first
+                refusal = ServiceError(
+                    "already_answered",
+                    f"This request was already {_state_now(challenge)}.",
+                    status=409,
+                )
+        if refusal is not None:
+            audit_record(
+                action="push.answer",
+                outcome="failure",
+                username=challenge.username if challenge else "",
+                serial=serial if isinstance(serial, str) else "",
+                source=source,
+                ip=ip,
+                challenge=str(pk),
+                error=refusal.code,
+            )
+        else:
+            audit_record(
+                action="push.answer",
+                outcome="success" if result.state == S.APPROVED else "info",
+                username=challenge.username,
+                serial=token.serial,
+                source=source,
+                ip=ip,
+                challenge=str(pk),
+                decision=decision,
+                **({"reason": result.reason} if result.reason else {}),
+            )
+    if refusal is not None:
+        raise refusal
+    return result
+
+
+def _proof_refusal(token: Token, otp: str, username: str, source: str):
+    """For an approval: a version 2 proof must match (a wrong one counts as a
+    failed passcode); a token that gave one before must give one again."""
+    if not otp:
+        if token.push_proof:
+            return ServiceError(
+                "proof_required",
+                "This device must prove its PIN to approve (protocol version 2).",
+                status=403,
+            )
+        return None
+    if not token_proves_seed(token, otp):
+        token_count_failure(token=token, username=username, source=source)
+        return ServiceError(
+            "wrong_pin",
+            "The PIN is not right (or the phone's clock is off).",
+            status=403,
+        )
+    if not token.push_proof:
+        Token.objects.filter(pk=token.pk).update(push_proof=True)
+    return None
+
+
+def _state_now(challenge: PushChallenge) -> str:
+    return (
+        PushChallenge.objects.filter(pk=challenge.pk)
+        .values_list("state", flat=True)
+        .first()
+        or "answered"
+    )
+
+
+def _decide(challenge, token, decision, number_text, signature) -> AnswerResult | None:
+    """Record the answer if the challenge is still pending (the conditional
+    UPDATE makes the first answer the only one); None if it was not."""
+    reason = ""
+    state = S.APPROVED if decision == "approve" else S.DENIED
+    if decision == "fraud":
+        reason = "fraud"
+    elif state == S.APPROVED and challenge.number is not None:
+        if number_text != str(challenge.number):
+            state, reason = S.DENIED, "wrong_number"
+    now = timezone.now()
+    fields = {
+        "state": state,
+        "fraud": decision == "fraud",
+        "answered_at": now,
+        "answered_by": token,
+        "response_signature": signature,
+    }
+    if not PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
+        **fields
+    ):
+        return None
+    for name, value in fields.items():
+        setattr(challenge, name, value)
+    if state == S.APPROVED:
+        Token.objects.filter(pk=token.pk).update(
+            last_used_at=now,
+            enrolled_at=Coalesce(F("enrolled_at"), now),
+            failure_count=0,
+        )
+    announce_push_state(
+        challenge.pk,
+        state,
+        fraud=decision == "fraud",
+        answered_by=token.serial if state == S.APPROVED else "",
+    )
+    if decision == "fraud":
+        _report_fraud(challenge, token)
+    return AnswerResult(challenge, state, reason)
+
+
+def _report_fraud(challenge: PushChallenge, token: Token) -> None:
+    user = token.user
+    locked: list[str] = []
+    if any(t.policy.push_fraud_lock for t in challenge.tokens.select_related("policy")):
+        live = Token.objects.filter(user=user, state=Token.State.ACTIVE)
+        locked = list(live.values_list("serial", flat=True))
+        # Locked until an administrator unlocks them, whatever auto-unlock says.
+        live.update(state=Token.State.LOCKED, locked_until=None)
+    audit_record(
+        action="push.fraud",
+        outcome="failure",
+        username=challenge.username,
+        serial=token.serial,
+        source=challenge.source,
+        ip=challenge.ip,
+        challenge=str(challenge.pk),
+        application=challenge.application,
+        locked=locked,
+    )
+    if user.email:
+        send_templated(
+            to=user.email,
+            template="push_fraud",
+            context={
+                "user": user,
+                "challenge": challenge,
+                "locked": locked,
+            },
+            username=user.get_username(),
+        )

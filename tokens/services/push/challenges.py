@@ -1,0 +1,267 @@
+"""Creating, expiring and listing push challenges; spending an approval."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tokens.events import announce_challenge, announce_push_state
+from tokens.models import PushChallenge, Token
+from tokens.selectors import policy_default
+from tokens.services.audit import audit_record
+from tokens.services.errors import ServiceError
+
+S = PushChallenge.State
+_Link = PushChallenge.tokens.through  # which tokens a challenge went to
+
+
+def _push_tokens_of(username: str) -> list[Token]:
+    return list(
+        Token.objects.filter(
+            user__username=username,
+            user__is_active=True,
+            state=Token.State.ACTIVE,
+            device_public_key__isnull=False,
+            policy__push_enabled=True,
+        ).select_related("policy")
+    )
+
+
+def push_tokens(user) -> list[Token]:
+    """The user's tokens a push can go to: active, bound to a device key."""
+    return list(
+        Token.objects.filter(
+            user=user,
+            state=Token.State.ACTIVE,
+            device_public_key__isnull=False,
+            policy__push_enabled=True,
+        ).select_related("policy")
+    )
+
+
+def _numbers() -> tuple[int, list[int]]:
+    """The number to match and three choices (it and two decoys), shuffled."""
+    choices: list[int] = []
+    while len(choices) < 3:
+        n = 10 + secrets.randbelow(90)
+        if n not in choices:
+            choices.append(n)
+    right = choices[0]
+    secrets.SystemRandom().shuffle(choices)
+    return right, choices
+
+
+def challenge_payload(challenge: PushChallenge, serial: str) -> dict:
+    """The §5 ``challenge`` message for the device holding ``serial``."""
+    body = {
+        "type": "challenge",
+        "id": str(challenge.id),
+        "serial": serial,
+        "application": challenge.application,
+        "username": challenge.username,
+        "ip": challenge.ip or "",
+        "browser": challenge.browser,
+        "created": challenge.created_at.isoformat(),
+        "expires": challenge.expires_at.isoformat(),
+    }
+    if challenge.numbers:
+        body["numbers"] = list(challenge.numbers)
+    return body
+
+
+def _expire(challenge: PushChallenge) -> bool:
+    """Mark a due pending challenge expired (once) and tell its waiters."""
+    done = PushChallenge.objects.filter(
+        pk=challenge.pk, state=S.PENDING, expires_at__lte=timezone.now()
+    ).update(state=S.EXPIRED)
+    if done:
+        challenge.state = S.EXPIRED
+        announce_push_state(challenge.pk, S.EXPIRED)
+        audit_record(
+            action="push.expire",
+            outcome="info",
+            username=challenge.username,
+            source=challenge.source,
+            challenge=str(challenge.pk),
+        )
+    return bool(done)
+
+
+def _clean_text(value, field: str, max_length: int, *, required: bool) -> str:
+    if not isinstance(value, str):
+        raise ServiceError("invalid_request", f"{field} must be a string.")
+    value = value.strip()
+    if (required and not value) or len(value) > max_length:
+        raise ServiceError(
+            "invalid_request",
+            f"{field} has {int(required)} to {max_length} characters.",
+        )
+    return value
+
+
+def push_create(
+    *,
+    username: str,
+    application: str,
+    source: str,
+    ip: str | None = None,
+    browser: str = "",
+    client: str = "",
+    tokens: list[Token] | None = None,
+) -> PushChallenge:
+    """Start a push to the user's devices (or to ``tokens`` only).
+
+    Raises ``ServiceError`` (429) while another push for this user and
+    application is pending, or during the cool-down after a denial.
+    """
+    application = _clean_text(application, "application", 80, required=True)
+    browser = _clean_text(browser, "browser", 120, required=False)
+    if tokens is None:
+        tokens = _push_tokens_of(username)
+    if tokens:
+        user_id = tokens[0].user_id
+    else:  # nobody to ask: the challenge will simply expire
+        user_id = (
+            get_user_model()
+            .objects.filter(username=username, is_active=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    policies = {t.policy_id: t.policy for t in tokens}.values() or [policy_default()]
+    now = timezone.now()
+    right, numbers = _numbers()
+    matching = any(p.number_matching for p in policies)
+    lifetime = timedelta(seconds=min(p.push_lifetime_seconds for p in policies))
+    with transaction.atomic():
+        _refuse_fatigue(username, application, policies, now)
+        created = timezone.now()
+        challenge = PushChallenge(
+            user_id=user_id,
+            username=username,
+            application=application,
+            ip=ip or None,
+            browser=browser,
+            source=source,
+            client=client,
+            numbers=numbers if matching else [],
+            number=right if matching else None,
+            created_at=created,
+            expires_at=created + lifetime,
+        )
+        try:
+            with transaction.atomic():
+                # One INSERT without save()'s machinery: delivery latency is
+                # measured from created_at (bench/push.py).
+                PushChallenge.objects.bulk_create([challenge])
+        except IntegrityError as exc:  # a concurrent create won the race
+            raise _pending_error() from exc
+        _Link.objects.bulk_create(
+            [_Link(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]
+        )
+        serials = [t.serial for t in tokens]
+        announce_challenge(
+            serials, {s: challenge_payload(challenge, s) for s in serials}
+        )
+        audit_record(
+            action="push.create",
+            outcome="info",
+            username=username,
+            source=source,
+            ip=ip,
+            client=client,
+            challenge=str(challenge.pk),
+            application=application,
+            devices=len(serials),
+        )
+    return challenge
+
+
+def _pending_error() -> ServiceError:
+    return ServiceError(
+        "push_pending",
+        "A login request is already waiting on the phone. Answer it, or wait "
+        "until it expires.",
+        status=429,
+    )
+
+
+def _refuse_fatigue(username, application, policies, now) -> None:
+    """One query: this user's pending and recently denied requests for this
+    application. A pending one past its expiry is expired on the way."""
+    cooldown = timedelta(seconds=max(p.push_deny_cooldown_seconds for p in policies))
+    recent = PushChallenge.objects.filter(
+        Q(state=S.PENDING) | Q(state=S.DENIED, answered_at__gt=now - cooldown),
+        username=username,
+        application=application,
+    )
+    denied = False
+    for challenge in recent:
+        if challenge.state == S.DENIED:
+            denied = True
+        elif challenge.expires_at > now:
+            raise _pending_error()
+        else:
+            _expire(challenge)
+    if denied:
+        raise ServiceError(
+            "push_cooldown",
+            "A recent login request was denied. Wait a minute before sending "
+            "another, or use a passcode.",
+            status=429,
+        )
+
+
+def push_expire_if_due(challenge_id) -> str:
+    """The challenge's state, after expiring it if its time is up."""
+    challenge = PushChallenge.objects.filter(pk=challenge_id).first()
+    if challenge is None:
+        return S.EXPIRED
+    if challenge.state == S.PENDING and challenge.expires_at <= timezone.now():
+        with transaction.atomic():
+            _expire(challenge)
+        challenge.refresh_from_db(fields=["state"])
+    return challenge.state
+
+
+def push_pending_payloads(serials: list[str]) -> list[dict]:
+    """Every pending, unexpired challenge of these tokens, as §5 messages."""
+    rows = PushChallenge.tokens.through.objects.filter(
+        token__serial__in=serials,
+        token__state=Token.State.ACTIVE,
+        pushchallenge__state=S.PENDING,
+        pushchallenge__expires_at__gt=timezone.now(),
+    ).select_related("pushchallenge", "token")
+    return [
+        challenge_payload(row.pushchallenge, row.token.serial)
+        for row in sorted(rows, key=lambda r: r.pushchallenge.created_at)
+    ]
+
+
+def push_for_client(challenge_id, client: str) -> PushChallenge | None:
+    """A relying application's own challenge (others' ids look unknown)."""
+    try:
+        pk = uuid.UUID(str(challenge_id))
+    except ValueError:
+        return None
+    return PushChallenge.objects.filter(pk=pk, client=client, source="api").first()
+
+
+def push_login_complete(*, challenge_id, username: str) -> Token | None:
+    """Spend an approved challenge on one login; returns the approving token."""
+    used = PushChallenge.objects.filter(
+        pk=challenge_id,
+        username=username,
+        user__is_active=True,
+        state=S.APPROVED,
+        used_at__isnull=True,
+    ).update(used_at=timezone.now())
+    if not used:
+        return None
+    challenge = PushChallenge.objects.select_related("answered_by").get(pk=challenge_id)
+    return challenge.answered_by

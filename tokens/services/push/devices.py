@@ -1,0 +1,86 @@
+"""Device requests that prove a key: the socket's auth, the signed poll."""
+
+from __future__ import annotations
+
+import time
+
+from tokens import crypto
+from tokens.models import Token
+from tokens.services.audit import audit_record
+from tokens.services.errors import ServiceError
+from tokens.services.push.challenges import push_pending_payloads
+
+POLL_SKEW_SECONDS = 60
+
+
+def _device_token(serial) -> Token | None:
+    if not isinstance(serial, str) or not 1 <= len(serial) <= 16:
+        return None
+    return (
+        Token.objects.filter(
+            serial=serial, state=Token.State.ACTIVE, device_public_key__isnull=False
+        )
+        .select_related("policy", "user")
+        .first()
+    )
+
+
+def _signed_by(token: Token, signature, message: str) -> bool:
+    try:
+        raw = crypto.b64u_decode(signature) if isinstance(signature, str) else b""
+    except ValueError:
+        return False
+    return crypto.verify_signature(bytes(token.device_public_key), raw, message)
+
+
+def _device_refusal(action: str, serial, ip, detail: str) -> ServiceError:
+    """Audit a device request that proved nothing; the error to raise."""
+    audit_record(
+        action=action,
+        outcome="failure",
+        serial=serial if isinstance(serial, str) else "",
+        source="device-ws" if action == "device.connect" else "device-api",
+        ip=ip,
+    )
+    return ServiceError("invalid_signature", detail, status=403)
+
+
+def device_authenticate(
+    *, serial, nonce: str, signature, ip: str | None = None
+) -> Token:
+    """PROTOCOL §4: the socket proves it holds the token's device key."""
+    token = _device_token(serial)
+    if token is None or not _signed_by(token, signature, f"tessera/v1/ws|{nonce}"):
+        raise _device_refusal(
+            "device.connect",
+            serial,
+            ip,
+            "This token is not active here, or the signature does not match.",
+        )
+    return token
+
+
+def device_poll(
+    *, serial, timestamp, signature, ip: str | None = None, now: float | None = None
+) -> list[dict]:
+    """PROTOCOL §4's socket-less door: pending challenges for a signed request."""
+    now = time.time() if now is None else now
+    token = _device_token(serial)
+    fresh = (
+        isinstance(timestamp, str)
+        and timestamp.isdigit()
+        and len(timestamp) <= 12
+        and abs(int(timestamp) - now) <= POLL_SKEW_SECONDS
+    )
+    if (
+        token is None
+        or not fresh
+        or not _signed_by(token, signature, f"tessera/v1/poll|{serial}|{timestamp}")
+    ):
+        raise _device_refusal(
+            "device.poll",
+            serial,
+            ip,
+            "The signature, the time (±60 s) or the token is not valid.",
+        )
+    return push_pending_payloads([token.serial])
