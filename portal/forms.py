@@ -1,0 +1,48 @@
+"""The portal's forms: shapes of input only, no rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class UsernameForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+
+
+class PushLoginForm(forms.Form):
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput, max_length=256
+    )
+
+
+class LoginForm(forms.Form):
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput, max_length=256
+    )
+    passcode = forms.RegexField(
+        r"^[A-Za-z0-9]{6,24}$",
+        label=_("Passcode"),
+        max_length=24,
+        help_text=_("With a server PIN, type the PIN then the passcode."),
+        error_messages={"invalid": _("A passcode is 6 to 24 letters or digits.")},
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.RegexField(
+        r"^\s*\d{6}\s*$",
+        label=_("Verification code"),
+        max_length=12,
+        error_messages={"invalid": _("The code has six digits.")},
+    )
+
+
+class PasswordForm(forms.Form):
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput, max_length=256
+    )
+
+
+class RenameForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=64)

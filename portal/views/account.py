@@ -1,0 +1,101 @@
+"""The notification email's self-enrollment page, and the user's dashboard."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import authenticate
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from portal.forms import PasswordForm, RenameForm
+from portal.throttle import allow
+from portal.views.common import PLATFORMS, otp_required, setup_context
+from tokens.models import Token
+from tokens.services import portal as portal_service
+from tokens.services.enrollment import enrollment_by_link
+
+# --- the self-enrollment page of the notification email -----------------------
+
+
+@never_cache
+def enroll_link(request, code):
+    enrollment = enrollment_by_link(code)
+    if enrollment is None:
+        return render(request, "portal/link_invalid.html", status=404)
+    platform = request.GET.get("platform")
+    if platform not in PLATFORMS:
+        return render(
+            request,
+            "portal/enroll_platforms.html",
+            {"platforms": PLATFORMS, "token": enrollment.token},
+        )
+    context = setup_context(request, enrollment, platform)
+    return render(request, "portal/enroll_link.html", context)
+
+
+# --- dashboard ------------------------------------------------------------------
+
+
+@otp_required
+def dashboard(request):
+    tokens = Token.objects.filter(user=request.user).exclude(state=Token.State.REVOKED)
+    return render(
+        request, "portal/dashboard.html", {"tokens": tokens.order_by("created_at")}
+    )
+
+
+def _own_token(request, serial) -> Token:
+    token = (
+        Token.objects.filter(user=request.user, serial=serial)
+        .exclude(state=Token.State.REVOKED)
+        .first()
+    )
+    if token is None:
+        raise Http404
+    return token
+
+
+@otp_required
+@require_http_methods(["GET", "POST"])
+def token_rename(request, serial):
+    token = _own_token(request, serial)
+    form = RenameForm(request.POST or None, initial={"name": token.name})
+    if request.method == "POST" and form.is_valid():
+        portal_service.token_rename(
+            token=token,
+            name=form.cleaned_data["name"],
+            actor=f"self:{request.user.get_username()}",
+        )
+        return redirect("portal:dashboard")
+    return render(request, "portal/token_rename.html", {"form": form, "token": token})
+
+
+@otp_required
+@require_http_methods(["GET", "POST"])
+def token_remove(request, serial):
+    token = _own_token(request, serial)
+    form = PasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if not allow("password", request.user.get_username(), limit=5, window=300):
+            form.add_error(
+                None, _("Too many attempts. Wait a few minutes and try again.")
+            )
+        elif (
+            authenticate(
+                request,
+                username=request.user.get_username(),
+                password=form.cleaned_data["password"],
+            )
+            is not None
+        ):
+            portal_service.token_remove(
+                token=token, actor=f"self:{request.user.get_username()}"
+            )
+            messages.success(request, _("%(serial)s was removed.") % {"serial": serial})
+            return redirect("portal:dashboard")
+        else:
+            form.add_error("password", _("That password is not right."))
+    return render(request, "portal/token_remove.html", {"form": form, "token": token})

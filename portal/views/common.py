@@ -1,0 +1,93 @@
+"""What the portal's views share: session state, request facts, guards."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.conf import settings
+from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
+
+from portal.browser import describe_browser
+from tokens.consumers import PUSH_SESSION_KEY, WATCH_SESSION_KEY
+from tokens.models import PushChallenge
+from tokens.qr import qr_svg
+from tokens.services.enrollment import enrollment_reveal
+
+PLATFORMS = {
+    "android": _("Android phone or tablet"),
+    "ios": _("iPhone or iPad"),
+    "windows": _("Windows"),
+    "macos": _("macOS"),
+    "linux": _("Linux"),
+}
+WIZARD = "tessera_wizard"
+LOGIN_USERNAME = "tessera_login_username"
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def wizard_state(request) -> dict:
+    return request.session.get(WIZARD, {})
+
+
+def save_wizard(request, state: dict) -> None:
+    request.session[WIZARD] = state
+
+
+def watch_serial(request, serial: str) -> None:
+    serials = [s for s in request.session.get(WATCH_SESSION_KEY, []) if s != serial]
+    request.session[WATCH_SESSION_KEY] = [*serials, serial][-5:]
+
+
+def browser_of(request) -> str:
+    return describe_browser(request.META.get("HTTP_USER_AGENT", ""))
+
+
+def remember_push(request, challenge, purpose: str) -> None:
+    request.session[PUSH_SESSION_KEY] = {
+        "id": str(challenge.pk),
+        "username": challenge.username,
+        "purpose": purpose,
+    }
+
+
+def session_push(request, purpose: str, username: str) -> PushChallenge | None:
+    """This browser's own push of ``purpose`` for ``username``, if any."""
+    state = request.session.get(PUSH_SESSION_KEY)
+    if not (
+        isinstance(state, dict)
+        and state.get("purpose") == purpose
+        and state.get("username") == username
+    ):
+        return None
+    return PushChallenge.objects.filter(pk=state["id"], username=username).first()
+
+
+def otp_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not (request.user.is_authenticated and request.user.is_verified()):
+            return redirect("portal:login")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def setup_context(request, enrollment, platform: str) -> dict:
+    """What a set-up screen shows: QR code, activation string, same-device link."""
+    text = enrollment_reveal(enrollment=enrollment, ip=client_ip(request))
+    token = enrollment.token
+    link = f"{settings.SITE_URL}/app/#activate={text}"
+    watch_serial(request, token.serial)
+    return {
+        "token": token,
+        "platform": platform,
+        "platform_name": PLATFORMS.get(platform, ""),
+        "activation_string": text,
+        "activation_link": link,
+        "qr": qr_svg(link) if token.policy.qr_enrollment else None,
+        "app_url": f"{settings.SITE_URL}/app/",
+    }

@@ -1,0 +1,264 @@
+"""The Add Authenticator wizard, in the order of SafeNet's self-enrollment."""
+
+from __future__ import annotations
+
+import django_otp
+from django.contrib import messages
+from django.contrib.auth import authenticate, get_user_model, login
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from portal.forms import CodeForm, LoginForm, PasswordForm
+from portal.throttle import allow
+from portal.views.common import (
+    PLATFORMS,
+    WIZARD,
+    browser_of,
+    client_ip,
+    remember_push,
+    save_wizard,
+    session_push,
+    setup_context,
+    wizard_state,
+)
+from tokens.consumers import PUSH_SESSION_KEY
+from tokens.models import PushChallenge, Token
+from tokens.selectors import policy_default
+from tokens.services import portal as portal_service
+from tokens.services.enrollment import token_assign
+from tokens.services.errors import ServiceError
+from tokens.services.verification import verification_check, verification_send
+
+
+def _wizard_user(request):
+    if request.user.is_authenticated and request.user.is_verified():
+        return request.user
+    username = wizard_state(request).get("username")
+    if not username:
+        return None
+    return get_user_model().objects.filter(username=username, is_active=True).first()
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add_start(request):
+    user = _wizard_user(request)
+    if user is None:
+        return redirect("portal:login")
+    if request.user.is_authenticated and request.user.is_verified():
+        state = {
+            **wizard_state(request),
+            "username": user.get_username(),
+            "verified": True,
+            "password_ok": False,
+        }
+        save_wizard(request, state)
+        return redirect("portal:add-password")
+    if request.method == "POST":
+        state, refusal = verification_send(
+            user=user, state=wizard_state(request), ip=client_ip(request)
+        )
+        state["username"] = user.get_username()
+        save_wizard(request, state)
+        if refusal:
+            messages.error(request, refusal)
+        return redirect("portal:add-verify")
+    return render(request, "portal/add_start.html", {"username": user.get_username()})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add_verify(request):
+    user = _wizard_user(request)
+    if user is None or not wizard_state(request).get("sent_at"):
+        return redirect("portal:add")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        state, refusal = verification_check(
+            user=user,
+            state=wizard_state(request),
+            code=form.cleaned_data["code"],
+            ip=client_ip(request),
+        )
+        save_wizard(request, state)
+        if not refusal:
+            return redirect("portal:add-password")
+        form.add_error("code", refusal)
+    return render(request, "portal/add_verify.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add_password(request):
+    user = _wizard_user(request)
+    state = wizard_state(request)
+    if user is None or not state.get("verified"):
+        return redirect("portal:add")
+    form = PasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if not allow("password", user.get_username(), limit=5, window=300):
+            form.add_error(
+                None, _("Too many attempts. Wait a few minutes and try again.")
+            )
+        elif (
+            authenticate(
+                request,
+                username=user.get_username(),
+                password=form.cleaned_data["password"],
+            )
+            is not None
+        ):
+            save_wizard(request, {**state, "password_ok": True})
+            return redirect("portal:add-app")
+        else:
+            form.add_error("password", _("That password is not right."))
+    return render(request, "portal/add_password.html", {"form": form})
+
+
+def _wizard_ready(request):
+    user = _wizard_user(request)
+    state = wizard_state(request)
+    if user is None or not (state.get("verified") and state.get("password_ok")):
+        return None, state
+    return user, state
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add_app(request):
+    user, state = _wizard_ready(request)
+    if user is None:
+        return redirect("portal:add")
+    if request.method == "POST":
+        return redirect("portal:add-platform")
+    return render(request, "portal/add_app.html")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add_platform(request):
+    user, state = _wizard_ready(request)
+    if user is None:
+        return redirect("portal:add")
+    platform = request.POST.get("platform")
+    if request.method == "POST" and platform in PLATFORMS:
+        try:
+            issued = token_assign(
+                user=user,
+                policy=policy_default(),
+                actor=f"self:{user.get_username()}",
+                notify=False,
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.detail)
+            return redirect(
+                "portal:dashboard" if request.user.is_authenticated else "portal:add"
+            )
+        save_wizard(
+            request, {**state, "serial": issued.token.serial, "platform": platform}
+        )
+        return redirect("portal:add-setup")
+    return render(request, "portal/add_platform.html", {"platforms": PLATFORMS})
+
+
+def _wizard_token(user, state) -> Token | None:
+    serial = state.get("serial")
+    if not serial:
+        return None
+    return (
+        Token.objects.filter(user=user, serial=serial).select_related("policy").first()
+    )
+
+
+@never_cache
+def add_setup(request):
+    user, state = _wizard_ready(request)
+    token = _wizard_token(user, state) if user else None
+    if token is None:
+        return redirect("portal:add")
+    if token.state == Token.State.ACTIVE:
+        return redirect("portal:add-finish")
+    enrollment = token.enrollments.filter(
+        used_at__isnull=True, voided_at__isnull=True
+    ).first()
+    if enrollment is None or not enrollment.is_open:
+        messages.error(
+            request, _("That activation can no longer be used. Start again.")
+        )
+        return redirect("portal:add-platform")
+    context = setup_context(request, enrollment, state.get("platform", "android"))
+    return render(request, "portal/add_setup.html", {**context, "next_url": "finish/"})
+
+
+def _enrollment_push(request, user, token) -> PushChallenge | None:
+    """The first push to the new token: this session's, or a new one."""
+    own = session_push(request, "enroll", user.get_username())
+    if own is not None and own.state == PushChallenge.State.PENDING:
+        if own.tokens.filter(pk=token.pk).exists():
+            return own
+    try:
+        challenge = portal_service.enrollment_push_start(
+            token=token, ip=client_ip(request), browser=browser_of(request)
+        )
+    except ServiceError:
+        return None  # fatigue limits: the passcode still works
+    if challenge is not None:
+        remember_push(request, challenge, "enroll")
+    return challenge
+
+
+def _enrolled(request, user, token):
+    request.session.pop(WIZARD, None)
+    request.session.pop(PUSH_SESSION_KEY, None)
+    if not request.user.is_authenticated:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    django_otp.login(request, Token.objects.get(pk=token.pk))
+    messages.success(
+        request,
+        _("Your authenticator %(serial)s is enrolled.") % {"serial": token.serial},
+    )
+    return redirect("portal:dashboard")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add_finish(request):
+    user, state = _wizard_ready(request)
+    token = _wizard_token(user, state) if user else None
+    if token is None:
+        return redirect("portal:add")
+    if request.method == "POST" and "push" in request.POST:
+        own = session_push(request, "enroll", user.get_username())
+        approved = own is not None and portal_service.portal_push_finish(
+            challenge_id=own.pk,
+            username=user.get_username(),
+            ip=client_ip(request),
+            source="portal-enroll",
+        )
+        if approved and approved.pk == token.pk:
+            return _enrolled(request, user, token)
+        messages.error(request, _("The request was not approved. Enter a passcode."))
+        return redirect("portal:add-finish")
+    passcode_form = LoginForm(request.POST or None)
+    passcode_form.fields.pop("password")
+    if request.method == "POST" and passcode_form.is_valid():
+        if not allow("finish", user.get_username(), limit=10, window=300):
+            passcode_form.add_error(None, _("Too many attempts. Wait a few minutes."))
+        elif portal_service.token_finish_enrollment(
+            token=token,
+            passcode=passcode_form.cleaned_data["passcode"],
+            ip=client_ip(request),
+        ):
+            return _enrolled(request, user, token)
+        else:
+            passcode_form.add_error(
+                "passcode", _("That passcode is not right. Try the next one.")
+            )
+    challenge = _enrollment_push(request, user, token)
+    return render(
+        request,
+        "portal/add_finish.html",
+        {"form": passcode_form, "token": token, "challenge": challenge},
+    )
