@@ -58,23 +58,22 @@ def login_continue(request):
     if request.GET.get("method") != "passcode" and (user is None or push_tokens(user)):
         return _login_with_push(request, username)
     form = LoginForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if not allow("login", client_ip(request) or "", username, limit=10, window=300):
-            form.add_error(
-                None, _("Too many attempts. Wait a few minutes and try again.")
-            )
-        else:
-            user, token = portal_service.portal_login_check(
-                request=request,
-                username=username,
-                ip=client_ip(request),
-                **form.cleaned_data,
-            )
-            if user is not None:
-                login(request, user)
-                django_otp.login(request, token)
-                return redirect("portal:dashboard")
-            form.add_error(None, _("The password or the passcode is not right."))
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and not _throttled(request, username, form)
+    ):
+        user, token = portal_service.portal_login_check(
+            request=request,
+            username=username,
+            ip=client_ip(request),
+            **form.cleaned_data,
+        )
+        if user is not None:
+            login(request, user)
+            django_otp.login(request, token)
+            return redirect("portal:dashboard")
+        form.add_error(None, _("The password or the passcode is not right."))
     return render(
         request,
         "portal/login_password.html",
@@ -82,33 +81,40 @@ def login_continue(request):
     )
 
 
+def _throttled(request, username: str, form) -> bool:
+    """Ten login attempts per address and username in five minutes."""
+    if allow("login", client_ip(request) or "", username, limit=10, window=300):
+        return False
+    form.add_error(None, _("Too many attempts. Wait a few minutes and try again."))
+    return True
+
+
 def _login_with_push(request, username: str):
     """Password, then a push: the default for users with a push token."""
     form = PushLoginForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if not allow("login", client_ip(request) or "", username, limit=10, window=300):
-            form.add_error(
-                None, _("Too many attempts. Wait a few minutes and try again.")
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and not _throttled(request, username, form)
+    ):
+        try:
+            user, challenge = portal_service.portal_push_start(
+                request=request,
+                username=username,
+                password=form.cleaned_data["password"],
+                ip=client_ip(request),
+                browser=browser_of(request),
             )
+        except ServiceError as exc:
+            own = session_push(request, "login", username)
+            if own is not None and own.state == PushChallenge.State.PENDING:
+                return redirect("portal:login-push")  # e.g. after a reload
+            form.add_error(None, exc.detail)
         else:
-            try:
-                user, challenge = portal_service.portal_push_start(
-                    request=request,
-                    username=username,
-                    password=form.cleaned_data["password"],
-                    ip=client_ip(request),
-                    browser=browser_of(request),
-                )
-            except ServiceError as exc:
-                own = session_push(request, "login", username)
-                if own is not None and own.state == PushChallenge.State.PENDING:
-                    return redirect("portal:login-push")  # e.g. after a reload
-                form.add_error(None, exc.detail)
-            else:
-                if user is not None:
-                    remember_push(request, challenge, "login")
-                    return redirect("portal:login-push")
-                form.add_error(None, _("That password is not right."))
+            if user is not None:
+                remember_push(request, challenge, "login")
+                return redirect("portal:login-push")
+            form.add_error(None, _("That password is not right."))
     return render(
         request,
         "portal/login_password.html",

@@ -156,10 +156,8 @@ def _count_failures(tokens: list[Token]) -> list[str]:
     return locked
 
 
-def token_count_failure(*, token: Token, username: str, source: str) -> None:
-    """One failed proof for ``token`` (as a wrong passcode counts): it locks
-    the token at the policy's threshold."""
-    for serial in _count_failures([token]):
+def _audit_locks(serials: list[str], username: str, source: str) -> None:
+    for serial in serials:
         audit_record(
             action="token.lock",
             outcome="info",
@@ -168,6 +166,12 @@ def token_count_failure(*, token: Token, username: str, source: str) -> None:
             source=source,
             reason="lockout threshold reached",
         )
+
+
+def token_count_failure(*, token: Token, username: str, source: str) -> None:
+    """One failed proof for ``token`` (as a wrong passcode counts): it locks
+    the token at the policy's threshold."""
+    _audit_locks(_count_failures([token]), username, source)
 
 
 def token_proves_seed(token: Token, otp: str, now: float | None = None) -> bool:
@@ -235,15 +239,7 @@ def verify_tokens(
         **({"locked": locked} if locked else {}),
         **({} if tokens else {"reason": "no usable token or unknown user"}),
     )
-    for serial in locked:
-        audit_record(
-            action="token.lock",
-            outcome="info",
-            username=username,
-            serial=serial,
-            source=source,
-            reason="lockout threshold reached",
-        )
+    _audit_locks(locked, username, source)
     return Outcome(False)
 
 
