@@ -8,6 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from tokens.models import (
     ApiClient,
@@ -362,7 +363,7 @@ class PushChallengeAdmin(ReadOnlyAdmin):
         "created_at",
         "username",
         "application",
-        "state",
+        "outcome",
         "fraud",
         "ip",
         "browser",
@@ -374,6 +375,17 @@ class PushChallengeAdmin(ReadOnlyAdmin):
     search_fields = ("username", "application", "ip")
     date_hierarchy = "created_at"
     exclude = ("tokens",)
+
+    @admin.display(description="state", ordering="state")
+    def outcome(self, obj):
+        # Expiry is written when someone next looks at the request; until then
+        # a pending request past its time is shown as what it is.
+        if (
+            obj.state == PushChallenge.State.PENDING
+            and obj.expires_at <= timezone.now()
+        ):
+            return "expired"
+        return obj.state
 
 
 class ApiClientAddForm(forms.Form):

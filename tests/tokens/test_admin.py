@@ -120,6 +120,11 @@ def test_push_requests_are_listed_read_only(staff, user, enroll):
     detail = staff.get(f"/admin/tokens/pushchallenge/{challenge.pk}/change/")
     assert detail.status_code == 200
     assert staff.get("/admin/tokens/pushchallenge/add/").status_code == 403
+    PushChallenge.objects.update(expires_at=challenge.created_at)
+    assert (
+        b'<td class="field-outcome">expired</td>'
+        in staff.get("/admin/tokens/pushchallenge/").content
+    )
     staff.post(f"/admin/tokens/pushchallenge/{challenge.pk}/delete/", {"post": "yes"})
     assert PushChallenge.objects.filter(pk=challenge.pk).exists()
 
