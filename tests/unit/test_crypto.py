@@ -30,7 +30,9 @@ def test_parser_forgives_spaces_case_and_confusable_digits():
     [
         (lambda t: t[:-3], "should have 47"),
         (lambda t: t + "A", "should have 47"),
-        (lambda t: t.replace(t[7], "A" if t[7] != "A" else "B", 1), "typo"),
+        # One character of the body changed in place (str.replace would change
+        # its first occurrence, sometimes the version character: a flaky test).
+        (lambda t: t[:7] + ("A" if t[7] != "A" else "B") + t[8:], "typo"),
         (lambda t: "?" + t[1:], "characters that do not belong"),
         (lambda t: "", "characters that do not belong"),
     ],
