@@ -145,12 +145,9 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
                 ip=_client_ip(self.scope),
             )
         except ServiceError as exc:
-            self.failures += 1
-            await self.error(
+            await self.fail(
                 exc.code, exc.detail, serial=serial if isinstance(serial, str) else ""
             )
-            if self.failures >= self.MAX_FAILURES:
-                await self.close(code=4403)
             return
         self.serials.add(token.serial)
         await self.channel_layer.group_add(
@@ -163,6 +160,17 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
             await self.deliver(payload)
 
     async def answer(self, content):
+        ident = content.get("id")
+        ident = ident if isinstance(ident, str) else ""
+        if content.get("serial") not in self.serials:
+            # Only a socket that proved the token's key may answer for it
+            # here (an unauthenticated socket must not reach the database).
+            await self.fail(
+                "not_authenticated",
+                "Authenticate this token on the socket before answering.",
+                id=ident,
+            )
+            return
         try:
             result = await database_sync_to_async(push_answer)(
                 challenge_id=content.get("id"),
@@ -175,12 +183,19 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
                 ip=_client_ip(self.scope),
             )
         except ServiceError as exc:
-            ident = content.get("id")
-            await self.error(
-                exc.code, exc.detail, id=ident if isinstance(ident, str) else ""
-            )
+            if exc.code in ("invalid_signature", "invalid_request"):
+                await self.fail(exc.code, exc.detail, id=ident)
+            else:  # expired, already answered, wrong PIN: the user's business
+                await self.error(exc.code, exc.detail, id=ident)
             return
         await self.send_json(result.as_frame())
+
+    async def fail(self, code: str, detail: str, **extra):
+        """An error that counts: too many close the socket."""
+        self.failures += 1
+        await self.error(code, detail, **extra)
+        if self.failures >= self.MAX_FAILURES:
+            await self.close(code=4403)
 
     async def push_challenge(self, event):
         await self.deliver(event["challenge"])

@@ -297,3 +297,26 @@ def test_the_device_socket_needs_no_origin_but_page_sockets_do(user, enroll):
             assert not connected, path
 
     run_async(run)
+
+
+def test_only_an_authenticated_token_may_answer_on_the_socket(user, enroll):
+    device = enroll(user)
+
+    async def run():
+        challenge = await create()
+        frame = device.answer_frame(str(challenge.pk), "approve", challenge.number)
+        comm = device_socket()
+        await connect(comm)  # hello, but no auth
+        await comm.send_json_to(frame)
+        refused = await comm.receive_json_from()
+        assert (refused["error"], refused["id"]) == ("not_authenticated", frame["id"])
+        for _ in range(DeviceConsumer.MAX_FAILURES - 1):
+            await comm.send_json_to(frame)
+            await comm.receive_json_from()
+        assert (await comm.receive_output())["type"] == "websocket.close"
+        state = await database_sync_to_async(
+            lambda: PushChallenge.objects.get(pk=challenge.pk).state
+        )()
+        assert state == "pending"
+
+    run_async(run)
