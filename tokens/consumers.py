@@ -9,6 +9,7 @@ import secrets
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from tokens import crypto
 from tokens.events import device_group, push_group, token_group
@@ -58,7 +59,8 @@ class TokenStatusConsumer(AsyncJsonWebsocketConsumer):
                 token_group(serial), self.channel_name
             )
 
-    async def receive_json(self, content, **kwargs):
+    async def receive(self, text_data=None, bytes_data=None):
+        # Nothing is read from the page, so nothing is parsed (no crash on junk).
         await self.send_json({"type": "error", "detail": "This socket only sends."})
 
     async def token_state(self, event):
@@ -233,8 +235,6 @@ class PushStatusConsumer(AsyncJsonWebsocketConsumer):
             self.timer = asyncio.create_task(self.expire_at(expires_at))
 
     async def expire_at(self, expires_at):
-        from django.utils import timezone
-
         await asyncio.sleep(max(0.0, (expires_at - timezone.now()).total_seconds()))
         await asyncio.sleep(0.05)
         state = await database_sync_to_async(push_expire_if_due)(self.challenge_id)
@@ -247,7 +247,8 @@ class PushStatusConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def receive_json(self, content, **kwargs):
+    async def receive(self, text_data=None, bytes_data=None):
+        # Nothing is read from the page, so nothing is parsed (no crash on junk).
         await self.send_json({"type": "error", "detail": "This socket only sends."})
 
     async def push_state(self, event):

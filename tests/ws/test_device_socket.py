@@ -320,3 +320,19 @@ def test_only_an_authenticated_token_may_answer_on_the_socket(user, enroll):
         assert state == "pending"
 
     run_async(run)
+
+
+def test_page_sockets_answer_junk_with_an_error(user, enroll):
+    enroll(user)
+
+    async def run():
+        challenge = await create()
+        page = push_page({PUSH_SESSION_KEY: {"id": str(challenge.pk)}})
+        assert (await page.connect())[0]
+        await page.receive_json_from()
+        for junk in ("not json", '{"type": "approve"}'):
+            await page.send_to(text_data=junk)
+            assert (await page.receive_json_from())["type"] == "error"
+        await page.disconnect()
+
+    run_async(run)
