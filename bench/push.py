@@ -158,6 +158,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--pushes", type=int, default=200)
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="use the Redis channel layer (a redis-server started here), as "
+        "several server processes would",
+    )
     args = parser.parse_args()
 
     devices = []
@@ -169,21 +175,33 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
 
-    with running_server({"TESSERA_WS_ECHO": "1"}) as (base, env):
-        key = json.loads(
-            manage(env, "shell", "-c", PROVISION.format(path=f.name))
-            .strip()
-            .splitlines()[-1]
-        )["key"]
-        connect_seconds, echo_rtt, delivery, answer = asyncio.run(
-            measure(base, key, devices, args.pushes)
-        )
+    extra = {"TESSERA_WS_ECHO": "1"}
+    redis = None
+    if args.redis:
+        from tests.servers import free_port, start_redis, stop
+
+        port = free_port()
+        redis = start_redis(port)
+        extra["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    try:
+        with running_server(extra) as (base, env):
+            key = json.loads(
+                manage(env, "shell", "-c", PROVISION.format(path=f.name))
+                .strip()
+                .splitlines()[-1]
+            )["key"]
+            connect_seconds, echo_rtt, delivery, answer = asyncio.run(
+                measure(base, key, devices, args.pushes)
+            )
+    finally:
+        if redis is not None:
+            stop(redis)
+    layer = "Redis channel layer" if args.redis else "in-memory channel layer"
     Path(f.name).unlink()
     print(
         f"Tessera push benchmark: {args.devices} device websockets connected to one "
-        f"daphne process (bin/run, embedded defaults: SQLite, in-memory channel "
-        f"layer), {args.pushes} pushes one at a time, 2 cores, load generator on "
-        f"the same machine"
+        f"daphne process (bin/run: SQLite, {layer}), {args.pushes} pushes one "
+        f"at a time, 2 cores, load generator on the same machine"
     )
     print(
         f"  connecting and authenticating {args.devices} devices took "

@@ -35,12 +35,13 @@ def running_server(extra_env: dict | None = None, host: str = "127.0.0.1"):
         "LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
+    log = open(Path(env["TESSERA_DATA_DIR"]) / "server.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         [str(ROOT / "bin/run")],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(900):
@@ -57,6 +58,7 @@ def running_server(extra_env: dict | None = None, host: str = "127.0.0.1"):
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
 
 
 def manage(env: dict, *args: str) -> str:

@@ -123,7 +123,18 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 reads with a 5 s timeout by default, the
+                        # very time channels_redis blocks in BZPOPMIN: every
+                        # idle socket died with 1011 (channels_redis #422).
+                        # Longer than any blocking call, still finite.
+                        "socket_timeout": 30,
+                    }
+                ]
+            },
         }
     }
 else:

@@ -66,6 +66,9 @@ def test_a_push_and_its_answer_cross_server_processes(two_servers, user, enroll)
                 "type": "ready",
                 "serial": device.serial,
             }
+            # Idle longer than redis-py 8's default 5 s read timeout, which
+            # would kill every idle consumer (channels_redis issue 422).
+            await asyncio.sleep(7)
             # Created on B ...
             started = await asyncio.to_thread(
                 call,
