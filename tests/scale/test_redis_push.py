@@ -125,7 +125,8 @@ class Browser:
         with self.opener.open(f"http://{self.host}{path}", timeout=10) as r:
             return r.read().decode()
 
-    def post(self, path, fields):
+    def submit(self, path, fields):
+        """GET the form, POST it with its CSRF token: (status, location, body)."""
         import re
         from urllib.parse import urlencode
 
@@ -141,9 +142,13 @@ class Browser:
         )
         try:
             with self.opener.open(request, timeout=10) as r:
-                return r.status, r.headers.get("Location", "")
+                return r.status, r.headers.get("Location", ""), r.read().decode()
         except urllib.error.HTTPError as redirect:
-            return redirect.code, redirect.headers.get("Location", "")
+            return redirect.code, redirect.headers.get("Location", ""), ""
+
+    def post(self, path, fields):
+        status, location, _ = self.submit(path, fields)
+        return status, location
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -191,3 +196,20 @@ def test_a_login_page_on_one_process_follows_an_answer_on_the_other(
     assert run_async(run) == {"type": "push", "state": "approved"}
     assert browser.post("/login/push/", {"push": "1"}) == (302, "/authenticators/")
     assert device.serial in browser.get("/authenticators/")
+
+
+def test_login_throttles_hold_across_processes(two_servers, user, enroll):
+    """Ten wrong passwords per address and user in five minutes, counted
+    together by both processes (the cache is in Redis too)."""
+    a, b = two_servers
+    enroll(user)
+    browsers = [Browser(a), Browser(b)]
+    for browser in browsers:
+        browser.post("/login/", {"username": "alice"})
+    for attempt in range(10):
+        _, _, body = browsers[attempt % 2].submit(
+            "/login/continue/", {"password": "wrong"}
+        )
+        assert "not right" in body
+    _, _, body = browsers[0].submit("/login/continue/", {"password": "wrong"})
+    assert "Too many attempts" in body
