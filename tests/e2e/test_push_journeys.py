@@ -126,7 +126,7 @@ def test_this_wasnt_me_reports_fraud_locks_and_emails(
 def test_an_unanswered_push_expires_on_both_screens(
     live, desktop, page, user, push_policy, shot
 ):
-    push_policy.push_lifetime_seconds = 4  # below the admin's minimum, for speed
+    push_policy.push_lifetime_seconds = 6  # below the admin's minimum, for speed
     push_policy.save(update_fields=["push_lifetime_seconds"])
     activate_phone(page, live, user, push_policy)
     start_portal_login(desktop, live)
