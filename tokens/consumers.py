@@ -13,13 +13,14 @@ from django.utils import timezone
 
 from tokens import crypto
 from tokens.events import device_group, push_group, token_group
-from tokens.selectors import push_challenge_status, token_states
+from tokens.selectors import token_states
 from tokens.services.errors import ServiceError
 from tokens.services.push import (
     device_authenticate,
     push_answer,
     push_expire_if_due,
     push_pending_payloads,
+    push_status,
 )
 
 WATCH_SESSION_KEY = "tessera_watch_serials"
@@ -227,9 +228,7 @@ class PushStatusConsumer(AsyncJsonWebsocketConsumer):
         self.group = push_group(self.challenge_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        state, expires_at = await database_sync_to_async(push_challenge_status)(
-            self.challenge_id
-        )
+        state, expires_at = await database_sync_to_async(push_status)(self.challenge_id)
         await self.send_json({"type": "push", "state": state})
         if state == "pending" and expires_at is not None:
             self.timer = asyncio.create_task(self.expire_at(expires_at))

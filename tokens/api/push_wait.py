@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from tokens.events import push_group
 from tokens.services.apiclients import api_client_authenticate
-from tokens.services.push import push_expire_if_due, push_for_client
+from tokens.services.push import push_for_client, push_state_now
 
 MAX_WAIT = 25
 
@@ -43,10 +43,7 @@ def _outcome_now(challenge_id, client: str) -> dict | None:
     challenge = push_for_client(challenge_id, client)
     if challenge is None:
         return None
-    state = challenge.state
-    if state == "pending" and challenge.expires_at <= timezone.now():
-        state = push_expire_if_due(challenge.pk)
-    return {"challenge": challenge, "state": state}
+    return {"challenge": challenge, "state": push_state_now(challenge)}
 
 
 async def wait_for_outcome(challenge_id, client: str, wait: int) -> dict | None:

@@ -29,6 +29,8 @@ from tokens.services.push.challenges import (
     push_for_client,
     push_login_complete,
     push_pending_payloads,
+    push_state_now,
+    push_status,
     push_tokens,
 )
 from tokens.services.push.devices import device_authenticate, device_poll
@@ -44,5 +46,7 @@ __all__ = [
     "push_for_client",
     "push_login_complete",
     "push_pending_payloads",
+    "push_state_now",
+    "push_status",
     "push_tokens",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -217,16 +217,26 @@ def _refuse_fatigue(username, application, policies, now) -> None:
         )
 
 
-def push_expire_if_due(challenge_id) -> str:
-    """The challenge's state, after expiring it if its time is up."""
-    challenge = PushChallenge.objects.filter(pk=challenge_id).first()
-    if challenge is None:
-        return S.EXPIRED
+def push_state_now(challenge: PushChallenge) -> str:
+    """The state of a loaded challenge, after expiring it if its time is up."""
     if challenge.state == S.PENDING and challenge.expires_at <= timezone.now():
         with transaction.atomic():
-            _expire(challenge)
-        challenge.refresh_from_db(fields=["state"])
+            if not _expire(challenge):  # an answer came first
+                challenge.refresh_from_db(fields=["state"])
     return challenge.state
+
+
+def push_status(challenge_id) -> tuple[str, datetime | None]:
+    """(state, expires_at) of a challenge, expiring it first if due; one read."""
+    challenge = PushChallenge.objects.filter(pk=challenge_id).first()
+    if challenge is None:
+        return S.EXPIRED, None
+    return push_state_now(challenge), challenge.expires_at
+
+
+def push_expire_if_due(challenge_id) -> str:
+    """The challenge's state, after expiring it if its time is up."""
+    return push_status(challenge_id)[0]
 
 
 def push_pending_payloads(serials: list[str]) -> list[dict]:
@@ -249,7 +259,11 @@ def push_for_client(challenge_id, client: str) -> PushChallenge | None:
         pk = uuid.UUID(str(challenge_id))
     except ValueError:
         return None
-    return PushChallenge.objects.filter(pk=pk, client=client, source="api").first()
+    return (
+        PushChallenge.objects.filter(pk=pk, client=client, source="api")
+        .select_related("answered_by")
+        .first()
+    )
 
 
 def push_login_complete(*, challenge_id, username: str) -> Token | None:
