@@ -34,3 +34,17 @@ def audit_record(
         detail=detail,
     )
     return AuditEvent.objects.bulk_create([event])[0]
+
+
+def audit_token_act(
+    *, action: str, token, actor: str, outcome: str = "success", **detail: Any
+) -> AuditEvent:
+    """An act on one token by ``actor`` (an admin, the user, a command)."""
+    return audit_record(
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        username=token.user.get_username(),
+        serial=token.serial,
+        **detail,
+    )

@@ -21,7 +21,7 @@ from tokens.events import announce_token_state
 from tokens.models import Enrollment, Policy, Token
 from tokens.selectors import policy_default
 from tokens.services import keys
-from tokens.services.audit import audit_record
+from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
 from tokens.services.notify import enrollment_email_send
 from tokens.services.pins import pin_rule_error
@@ -125,12 +125,10 @@ def enrollment_issue(
         link_digest=crypto.sha256_hex(link_code.encode()),
         expires_at=now + token.policy.enrollment_lifetime,
     )
-    audit_record(
+    audit_token_act(
         action="enrollment.issue",
-        outcome="success",
+        token=token,
         actor=actor,
-        username=token.user.get_username(),
-        serial=token.serial,
         expires=enrollment.expires_at.isoformat(),
     )
     issued = IssuedEnrollment(token, enrollment, activation_string, link_code)

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tokens.models import Enrollment, Policy, Token
-from tokens.services.audit import audit_record
+from tokens.services.audit import audit_token_act
 from tokens.services.errors import ServiceError
 
 S = Token.State
@@ -47,12 +47,10 @@ def _transition(*, token: Token, action: str, actor: str) -> Token:
             voided_at=timezone.now()
         )
     token.save()
-    audit_record(
+    audit_token_act(
         action=f"token.{action}",
-        outcome="success",
+        token=token,
         actor=actor,
-        username=token.user.get_username(),
-        serial=token.serial,
         before=before,
         after=token.state,
     )
@@ -87,11 +85,5 @@ def token_reset_server_pin(*, token: Token, actor: str) -> Token:
         raise ServiceError("no_server_pin", f"{token.serial} has no server PIN.")
     token.server_pin_digest = ""
     token.save(update_fields=["server_pin_digest"])
-    audit_record(
-        action="token.reset_pin",
-        outcome="success",
-        actor=actor,
-        username=token.user.get_username(),
-        serial=token.serial,
-    )
+    audit_token_act(action="token.reset_pin", token=token, actor=actor)
     return token

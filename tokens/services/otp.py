@@ -24,7 +24,7 @@ from django.utils import timezone
 from tokens import crypto, oath
 from tokens.models import Policy, Token
 from tokens.services import keys
-from tokens.services.audit import audit_record
+from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.pins import pin_rule_error
 
 HOTP_LOOKAHEAD = 10
@@ -320,11 +320,10 @@ def token_resync(
                 last_t=found + 1,
                 failure_count=0,
             )
-    audit_record(
+    audit_token_act(
         action="token.resync",
-        outcome="success" if found is not None else "failure",
+        token=token,
         actor=actor,
-        username=token.user.get_username(),
-        serial=token.serial,
+        outcome="success" if found is not None else "failure",
     )
     return found is not None

@@ -6,7 +6,7 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 
 from tokens.models import Token
-from tokens.services.audit import audit_record
+from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
 from tokens.services.lifecycle import token_revoke
 from tokens.services.otp import verify_tokens
@@ -152,13 +152,7 @@ def token_rename(*, token: Token, name: str, actor: str) -> Token:
         raise ServiceError("invalid_name", "A name has 1 to 64 characters.")
     token.name = name
     token.save(update_fields=["name"])
-    audit_record(
-        action="token.rename",
-        outcome="success",
-        actor=actor,
-        username=token.user.get_username(),
-        serial=token.serial,
-    )
+    audit_token_act(action="token.rename", token=token, actor=actor)
     return token
 
 
