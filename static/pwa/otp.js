@@ -73,6 +73,14 @@ export async function totp(seed, nowMs, { period = 30, digits = 6, algorithm = "
   return hotp(seed, timeStep(nowMs, period), { digits, algorithm });
 }
 
+// The code an OTP description shows at `nowMs`: {type, digits, algorithm,
+// and period or counter}, as the server sends it and token records keep it.
+export function currentCode(otp, seed, nowMs = Date.now()) {
+  return otp.type === "hotp"
+    ? hotp(seed, otp.counter ?? 0, { digits: otp.digits, algorithm: otp.algorithm })
+    : totp(seed, nowMs, { period: otp.period, digits: otp.digits, algorithm: otp.algorithm });
+}
+
 // --- activation strings -----------------------------------------------------
 
 export class ActivationError extends Error {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
   base32Decode, base32Encode, b64uDecode, b64uEncode, hotp, totp, parseActivation,
-  extractActivation, ActivationError, secondsLeft,
+  extractActivation, ActivationError, secondsLeft, currentCode,
 } from "../../static/pwa/otp.js";
 import { hkdf, pinKeyBytes, pinSeal, pinOpen, deriveSeed, newEcdhKeyPair } from "../../static/pwa/keys.js";
 
@@ -101,4 +101,13 @@ test("a PIN-sealed seed opens with the PIN; most wrong PINs fail the check", asy
     }
   }
   assert.ok(passed > 0 && passed < 16, `about 1 in 16 wrong PINs pass the check (${passed}/64)`);
+});
+
+test("currentCode follows the OTP description: TOTP by time, HOTP by counter", async () => {
+  const seed = ascii("12345678901234567890");
+  const time = { type: "totp", digits: 8, algorithm: "SHA1", period: 30 };
+  assert.equal(await currentCode(time, seed, 59_000), "94287082"); // RFC 6238
+  const event = { type: "hotp", digits: 6, algorithm: "SHA1", counter: 3 };
+  assert.equal(await currentCode(event, seed), "969429"); // RFC 4226
+  assert.equal(await currentCode({ ...event, counter: undefined }, seed), "755224");
 });

@@ -6,17 +6,9 @@ import { h, show, message, button, onLeave, confirmDialog } from "../ui.js";
 import * as keys from "../keys.js";
 import * as store from "../store.js";
 import * as vault from "../vault.js";
-import { hotp, totp } from "../otp.js";
-import { unlock, approvalNeedsUnlock } from "./unlock.js";
+import { currentCode } from "../otp.js";
+import { unlock, needsUnlock } from "./unlock.js";
 
-// The token's current code: a version 2 answer carries it so the server can
-// tell a right token PIN from a wrong one (which opens a plausible wrong seed).
-function currentCode(record, seed) {
-  const { otp } = record;
-  return otp.type === "hotp"
-    ? hotp(seed, otp.counter, { digits: otp.digits, algorithm: otp.algorithm })
-    : totp(seed, Date.now(), { period: otp.period, digits: otp.digits, algorithm: otp.algorithm });
-}
 
 let current = null; // {challenge, closed(state)} while a request is on screen
 
@@ -73,7 +65,7 @@ export async function showChallenge(challenge, { socket, done }) {
     }
     answering = true;
     let proof = "";
-    if (decision === "approve" && approvalNeedsUnlock(record)) {
+    if (decision === "approve" && needsUnlock(record)) {
       const seed = await unlock(record, {
         back: () => { answering = false; render(); },
         onWiped: (notice) => finish("Token removed", notice, "error"),
@@ -83,7 +75,9 @@ export async function showChallenge(challenge, { socket, done }) {
         answering = false;
         return render("Not approved: the fingerprint was not confirmed.");
       }
-      if (vault.needsPin(record)) proof = await currentCode(record, seed);
+      // A version 2 answer carries the current code, so the server can tell a
+      // right token PIN from a wrong one (which opens a plausible wrong seed).
+      if (vault.needsPin(record)) proof = await currentCode(record.otp, seed);
     }
     show({ title: "Sending…", id: "busy", body: h("p", { class: "lead", role: "status" }, "Sending your answer…") });
     const numberText = number == null ? "" : String(number);

@@ -8,7 +8,7 @@ import * as keys from "../keys.js";
 import * as store from "../store.js";
 import * as vault from "../vault.js";
 import * as fingerprint from "../fingerprint.js";
-import { hotp, totp } from "../otp.js";
+import { currentCode } from "../otp.js";
 
 function step(title, lead, { id, primary = "Continue", secondary = null, extra = null } = {}) {
   return new Promise((resolve) => {
@@ -87,18 +87,11 @@ export async function startSetup({ answer, seed, deviceKey, home }) {
   await confirmWithServer({ answer, seed, deviceKey, pin, finger, home });
 }
 
-async function currentCode(answer, seed) {
-  const { otp } = answer;
-  return otp.type === "hotp"
-    ? hotp(seed, otp.counter ?? 0, { digits: otp.digits, algorithm: otp.algorithm })
-    : totp(seed, Date.now(), { period: otp.period, digits: otp.digits, algorithm: otp.algorithm });
-}
-
 async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, error = null }) {
   show({ title: "Finishing…", body: h("p", { class: "lead", role: "status" }, "Confirming with Tessera…"), id: "busy" });
   const serverPin = answer.policy.pin_mode === "server" ? pin : "";
   try {
-    const otp = await currentCode(answer, seed);
+    const otp = await currentCode(answer.otp, seed);
     await api.confirm({
       serial: answer.serial, otp, server_pin: serverPin,
       signature: await keys.sign(deviceKey, `tessera/v1/confirm|${answer.serial}|${otp}|${serverPin}`),

@@ -1,20 +1,13 @@
 // The token list and a token's passcode, rename, delete and copy.
 import { h, show, message, button, onLeave, confirmDialog } from "../ui.js";
-import { hotp, totp, secondsLeft, groupDigits } from "../otp.js";
+import { currentCode, secondsLeft, groupDigits } from "../otp.js";
 import * as store from "../store.js";
 import * as vault from "../vault.js";
-import { unlock } from "./unlock.js";
+import { needsUnlock, unlock } from "./unlock.js";
 import { showActivate } from "./activate.js";
 
 const CLIPBOARD_WARNING =
   "The clipboard is shared by every app on this device, so another app could read this passcode. Copy anyway?";
-
-async function codeFor(record, seed) {
-  const { otp } = record;
-  return otp.type === "hotp"
-    ? hotp(seed, otp.counter, { digits: otp.digits, algorithm: otp.algorithm })
-    : totp(seed, Date.now(), { period: otp.period, digits: otp.digits, algorithm: otp.algorithm });
-}
 
 // A live passcode element: refreshes at each time step, shows the seconds left.
 function passcodeView(record, seed) {
@@ -23,7 +16,7 @@ function passcodeView(record, seed) {
   const wrap = h("div", { class: "passcode" }, code, countdown);
   let timer;
   const render = async () => {
-    const value = await codeFor(record, seed);
+    const value = await currentCode(record.otp, seed);
     code.textContent = groupDigits(value);
     code.dataset.code = value;
     if (!performance.getEntriesByName("tessera-first-passcode").length) {
@@ -63,7 +56,7 @@ export async function showTokens({ focus = null, notice = null } = {}) {
       h("button", { class: "token-open", onclick: () => showToken(record.serial) },
         h("span", { class: "token-name" }, record.label || record.name),
         h("span", { class: "token-serial" }, record.serial)));
-    if (!vault.needsPin(record) && !record.fingerprint) {
+    if (!needsUnlock(record)) {
       const seed = await vault.openSeed(record);
       item.append(passcodeView(record, seed));
       if (record.otp.type === "hotp") item.append(nextButton(record));

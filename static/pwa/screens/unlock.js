@@ -40,5 +40,6 @@ export async function unlock(record, { back, onWiped, lead = null }) {
   return seed;
 }
 
-// Whether approving a push asks for the PIN or fingerprint first.
-export const approvalNeedsUnlock = (record) => Boolean(record.fingerprint) || vault.needsPin(record);
+// Whether opening the seed (a passcode, a push approval) asks for the PIN or
+// the fingerprint first.
+export const needsUnlock = (record) => Boolean(record.fingerprint) || vault.needsPin(record);
