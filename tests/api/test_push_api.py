@@ -12,10 +12,10 @@ from channels.db import database_sync_to_async
 from channels.testing import HttpCommunicator
 from django.utils import timezone
 
+from tests.tokens.test_push import answer
 from tests.ws.test_token_status import run_async
 from tokens.models import PushChallenge
 from tokens.services.apiclients import api_client_create
-from tokens.services.push import push_answer
 
 
 def start(rp, **body):
@@ -127,15 +127,7 @@ def test_the_long_poll_answers_as_soon_as_the_phone_approves(rp, user, enroll):
         await asyncio.sleep(0.3)
         assert not waiting.done()
         began = time.monotonic()
-        frame = device.answer_frame(challenge_id, "approve", challenge.number)
-        await database_sync_to_async(push_answer)(
-            challenge_id=challenge_id,
-            serial=device.serial,
-            decision="approve",
-            number=challenge.number,
-            signature=frame["signature"],
-            source="test",
-        )
+        await database_sync_to_async(answer)(device, challenge)
         response = await waiting
         return response, time.monotonic() - began
 

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from tests.portal.test_enrollment_views import activate_from_page, walk_to_setup
+from tests.tokens.test_push import answer
 from tokens.consumers import PUSH_SESSION_KEY
 from tokens.models import AuditEvent, PushChallenge, Token
-from tokens.services.push import push_answer
 
 FIREFOX = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 )
-
-
-def answer(device, challenge, decision="approve"):
-    number = challenge.number if decision == "approve" else ""
-    frame = device.answer_frame(str(challenge.pk), decision, number)
-    return push_answer(
-        challenge_id=frame["id"],
-        serial=device.serial,
-        decision=decision,
-        number=number,
-        signature=frame["signature"],
-        source="test",
-    )
 
 
 def start_push(client):

@@ -26,20 +26,25 @@ def create(username="alice", application="VPN", **kw):
     return push_create(username=username, application=application, source="test", **kw)
 
 
-def answer(device, challenge, decision="approve", number=None, **kw):
+def submit(frame: dict, **forged):
+    """``push_answer`` with a device's answer frame; ``forged`` replaces parts."""
+    fields = {
+        "challenge_id": frame["id"],
+        "serial": frame["serial"],
+        "decision": frame["decision"],
+        "number": frame["number"],
+        "signature": frame["signature"],
+        "otp": frame.get("otp"),
+        "source": "test",
+    }
+    return push_answer(**{**fields, **forged})
+
+
+def answer(device, challenge, decision="approve", number=None, otp=""):
+    """The device answers; approving picks the right number unless told."""
     if number is None and decision == "approve":
         number = challenge.number if challenge.number is not None else ""
-    frame = device.answer_frame(str(challenge.pk), decision, number)
-    frame.pop("type")
-    return push_answer(
-        challenge_id=frame["id"],
-        serial=frame["serial"],
-        decision=frame["decision"],
-        number=frame["number"],
-        signature=frame["signature"],
-        source="test",
-        **kw,
-    )
+    return submit(device.answer_frame(str(challenge.pk), decision, number, otp=otp))
 
 
 def test_a_push_goes_to_every_active_device_of_the_user(user, enroll):
@@ -115,14 +120,7 @@ def test_a_forged_signature_changes_nothing(user, enroll):
     frame = device.answer_frame(str(challenge.pk), "approve", challenge.number)
     forged = other.answer_frame(str(challenge.pk), "approve", challenge.number)
     with pytest.raises(ServiceError) as refused:
-        push_answer(
-            challenge_id=frame["id"],
-            serial=device.serial,
-            decision="approve",
-            number=challenge.number,
-            signature=forged["signature"],  # signed by another key
-            source="test",
-        )
+        submit(frame, signature=forged["signature"])  # signed by another key
     assert refused.value.code == "invalid_signature"
     challenge.refresh_from_db()
     assert challenge.state == "pending"
@@ -133,14 +131,7 @@ def test_a_signature_for_another_decision_is_refused(user, enroll):
     challenge = create()
     deny = device.answer_frame(str(challenge.pk), "deny", "")
     with pytest.raises(ServiceError) as refused:
-        push_answer(
-            challenge_id=deny["id"],
-            serial=device.serial,
-            decision="approve",
-            number="",
-            signature=deny["signature"],
-            source="test",
-        )
+        submit(deny, decision="approve")
     assert refused.value.code == "invalid_signature"
 
 
@@ -163,14 +154,7 @@ def test_a_token_the_push_did_not_go_to_cannot_answer(user, enroll):
     stranger = enroll(get_user_model().objects.create_user("mallory", password="x"))
     frame = stranger.answer_frame(str(challenge.pk), "approve", challenge.number)
     with pytest.raises(ServiceError) as refused:
-        push_answer(
-            challenge_id=frame["id"],
-            serial=frame["serial"],
-            decision="approve",
-            number=frame["number"],
-            signature=frame["signature"],
-            source="test",
-        )
+        submit(frame)
     assert refused.value.code == "unknown_challenge"
     assert answer(device, challenge).state == "approved"
 
@@ -339,24 +323,10 @@ def test_a_deactivated_user_cannot_approve_or_log_in(user, enroll):
     assert push_login_complete(challenge_id=challenge.pk, username="alice") is None
 
 
-def answer_v2(device, challenge, otp, decision="approve"):
-    number = challenge.number if decision == "approve" else ""
-    frame = device.answer_frame(str(challenge.pk), decision, number, otp=otp)
-    return push_answer(
-        challenge_id=frame["id"],
-        serial=frame["serial"],
-        decision=decision,
-        number=number,
-        signature=frame["signature"],
-        otp=frame["otp"],
-        source="test",
-    )
-
-
 def test_a_version_2_answer_proves_the_pin_with_a_code(user, enroll, make_policy):
     device = enroll(user, make_policy(pin_mode="token"))
     challenge = create()
-    assert answer_v2(device, challenge, device.code()).state == "approved"
+    assert answer(device, challenge, otp=device.code()).state == "approved"
     assert Token.objects.get(serial=device.serial).push_proof is True
 
 
@@ -366,19 +336,19 @@ def test_a_wrong_pin_proof_is_refused_and_counted(user, enroll, make_policy):
     challenge = create()
     wrong = f"{(int(device.code()) + 1) % 10**6:06d}"
     with pytest.raises(ServiceError) as refused:
-        answer_v2(device, challenge, wrong)
+        answer(device, challenge, otp=wrong)
     assert refused.value.code == "wrong_pin"
     challenge.refresh_from_db()
     assert challenge.state == "pending"  # the user may type the PIN again
     assert Token.objects.get(serial=device.serial).failure_count == 1
     with pytest.raises(ServiceError):
-        answer_v2(device, challenge, wrong)
+        answer(device, challenge, otp=wrong)
     assert Token.objects.get(serial=device.serial).state == "locked"
 
 
 def test_after_a_proof_version_1_approvals_are_refused(user, enroll, make_policy):
     device = enroll(user, make_policy(pin_mode="token"))
-    answer_v2(device, create(), device.code())
+    answer(device, create(), otp=device.code())
     with pytest.raises(ServiceError) as refused:
         answer(device, create(application="Mail"))
     assert refused.value.code == "proof_required"
@@ -393,13 +363,5 @@ def test_a_proof_signed_for_another_code_is_refused(user, enroll, make_policy):
         str(challenge.pk), "approve", challenge.number, otp="111111"
     )
     with pytest.raises(ServiceError) as refused:
-        push_answer(
-            challenge_id=frame["id"],
-            serial=device.serial,
-            decision="approve",
-            number=challenge.number,
-            signature=frame["signature"],
-            otp=device.code(),  # not what was signed
-            source="test",
-        )
+        submit(frame, otp=device.code())  # not what was signed
     assert refused.value.code == "invalid_signature"
