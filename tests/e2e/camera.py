@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -33,3 +34,28 @@ def camera_args(y4m: Path) -> list[str]:
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={y4m}",
     ]
+
+
+@contextlib.contextmanager
+def phone_with_camera(browser_type, tmp_path: Path, picture, *, clock=False):
+    """A phone page in its own Chromium whose camera films ``picture``."""
+    from tests.e2e.conftest import CHROMIUM, PHONE, QUIET_FLAGS
+
+    y4m = write_y4m(picture, tmp_path / "qr.y4m")
+    browser = browser_type.launch(
+        executable_path=CHROMIUM, args=QUIET_FLAGS + camera_args(y4m)
+    )
+    try:
+        page = browser.new_context(**PHONE).new_page()
+        if clock:
+            page.clock.install()
+        yield page
+    finally:
+        browser.close()
+
+
+def scan_in_pwa(phone, live: str) -> None:
+    """Open the authenticator and scan the QR code the camera films."""
+    phone.goto(live + "/app/")
+    phone.click("#activate")
+    phone.click("#scan")

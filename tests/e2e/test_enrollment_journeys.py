@@ -7,9 +7,8 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from tests.e2e.camera import camera_args, write_y4m
-from tests.e2e.conftest import CHROMIUM, PHONE, QUIET_FLAGS
-from tests.e2e.steps import next_step_code
+from tests.e2e.camera import phone_with_camera, scan_in_pwa
+from tests.e2e.steps import next_step_code, paste_in_pwa, wizard_to_setup
 from tokens.models import Token
 from tokens.services.enrollment import token_assign
 
@@ -27,16 +26,6 @@ def no_pin_default(db):
     policy.otp_window = 2
     policy.save()
     return policy
-
-
-def phone_with_camera(browser_type, tmp_path, picture: bytes):
-    y4m = write_y4m(picture, tmp_path / "qr.y4m")
-    browser = browser_type.launch(
-        executable_path=CHROMIUM, args=QUIET_FLAGS + camera_args(y4m)
-    )
-    page = browser.new_context(**PHONE).new_page()
-    page.clock.install()
-    return browser, page
 
 
 def finish_in_pwa(phone):
@@ -61,31 +50,12 @@ def portal_login(desktop, live, passcode, shot=None):
 def test_self_enrollment_in_the_portal(
     live, desktop, browser_type, user, no_pin_default, mail_dir, tmp_path, shot
 ):
-    desktop.goto(live + "/")
-    shot(desktop, "1-start")
-    desktop.click("#start")
-    desktop.fill("#id_username", "alice")
-    desktop.click("#submit")
-    shot(desktop, "2-add")
-    desktop.click("#add-authenticator")
-    expect(desktop.locator("#id_code")).to_be_visible()
-    mail_file = max(mail_dir.iterdir(), key=lambda p: p.stat().st_mtime)
-    code = re.search(r"verification code is (\d{6})", mail_file.read_text()).group(1)
-    desktop.fill("#id_code", code)
-    desktop.click("#submit")
-    desktop.fill("#id_password", PASSWORD)
-    desktop.click("#submit")
-    desktop.click("#submit")  # Authenticator App
-    desktop.click("#platform-android")
+    wizard_to_setup(desktop, live, mail_dir, PASSWORD, shot)
     expect(desktop.locator("#qr svg")).to_be_visible()
     shot(desktop, "3-setup")
-    browser, phone = phone_with_camera(
-        browser_type, tmp_path, desktop.locator("#qr").screenshot()
-    )
-    try:
-        phone.goto(live + "/app/")
-        phone.click("#activate")
-        phone.click("#scan")
+    picture = desktop.locator("#qr").screenshot()
+    with phone_with_camera(browser_type, tmp_path, picture, clock=True) as phone:
+        scan_in_pwa(phone, live)
         passcode = finish_in_pwa(phone)
         expect(desktop.locator("#status")).to_contain_text(
             "active"
@@ -98,8 +68,6 @@ def test_self_enrollment_in_the_portal(
         shot(desktop, "5-enrolled")
         desktop.click("text=Log out")
         portal_login(desktop, live, next_step_code(phone))
-    finally:
-        browser.close()
 
 
 def test_automatic_enrollment_from_the_email_link_on_the_phone(
@@ -124,19 +92,13 @@ def test_qr_code_enrollment_from_the_email_link(
     link = re.search(r"http://\S+/enroll/\S+/", mail.outbox[-1].body).group(0)
     desktop.goto(link)
     desktop.click("#platform-android")
-    browser, phone = phone_with_camera(
-        browser_type, tmp_path, desktop.locator("#qr").screenshot()
-    )
-    try:
-        phone.goto(live + "/app/")
-        phone.click("#activate")
-        phone.click("#scan")
+    picture = desktop.locator("#qr").screenshot()
+    with phone_with_camera(browser_type, tmp_path, picture, clock=True) as phone:
+        scan_in_pwa(phone, live)
         passcode = finish_in_pwa(phone)
         expect(desktop.locator("#status")).to_contain_text("active")
         shot(desktop, "active")
         portal_login(desktop, live, passcode)
-    finally:
-        browser.close()
 
 
 def test_copy_paste_enrollment(live, desktop, page, user, no_pin_default, shot):
@@ -147,11 +109,7 @@ def test_copy_paste_enrollment(live, desktop, page, user, no_pin_default, shot):
     desktop.click("#no-qr summary")
     text = desktop.locator("#activation-string").text_content()
     shot(desktop, "string")
-    page.goto(live + "/app/")
-    page.click("#activate")
-    page.click("#no-qr")
-    page.fill("#activation", text)
-    page.click("#activate-submit")
+    paste_in_pwa(page, live, text)
     passcode = finish_in_pwa(page)
     expect(desktop.locator("#status")).to_contain_text("active")
     portal_login(desktop, live, passcode)

@@ -12,7 +12,12 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.steps import add_virtual_authenticator, walk_intro
+from tests.e2e.steps import (
+    add_virtual_authenticator,
+    paste_in_pwa,
+    walk_intro,
+    wizard_to_setup,
+)
 from tokens.models import AuditEvent, PushChallenge, Token
 from tokens.services.apiclients import api_client_create
 from tokens.services.enrollment import token_assign
@@ -227,27 +232,9 @@ def test_a_relying_application_pushes_and_long_polls(
 def test_the_wizard_ends_with_the_first_push(
     live, desktop, page, user, push_policy, mail_dir, shot
 ):
-    desktop.goto(live + "/")
-    desktop.click("#start")
-    desktop.fill("#id_username", "alice")
-    desktop.click("#submit")
-    desktop.click("#add-authenticator")
-    expect(desktop.locator("#id_code")).to_be_visible()
-    mail_file = max(mail_dir.iterdir(), key=lambda p: p.stat().st_mtime)
-    code = re.search(r"verification code is (\d{6})", mail_file.read_text()).group(1)
-    desktop.fill("#id_code", code)
-    desktop.click("#submit")
-    desktop.fill("#id_password", PASSWORD)
-    desktop.click("#submit")
-    desktop.click("#submit")  # Authenticator App
-    desktop.click("#platform-android")
+    wizard_to_setup(desktop, live, mail_dir, PASSWORD)
     desktop.click("#no-qr summary")
-    text = desktop.locator("#activation-string").text_content()
-    page.goto(live + "/app/")
-    page.click("#activate")
-    page.click("#no-qr")
-    page.fill("#activation", text)
-    page.click("#activate-submit")
+    paste_in_pwa(page, live, desktop.locator("#activation-string").text_content())
     walk_intro(page)
     page.click("#done-continue")
     expect(desktop.locator("#status")).to_contain_text("active")

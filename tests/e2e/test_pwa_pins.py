@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.camera import camera_args, write_y4m
+from tests.e2e.camera import phone_with_camera, scan_in_pwa
 from tests.e2e.conftest import PHONE, QUIET_FLAGS
 from tests.e2e.steps import next_step_code, validate, walk_intro
 from tokens.models import AuditEvent, Token
@@ -134,15 +134,9 @@ def test_scanning_the_qr_code_with_the_camera_activates(
 ):
     policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
     issued = token_assign(user=user, policy=policy, actor="test")
-    y4m = write_y4m(qr_png(issued.activation_link), tmp_path / "qr.y4m")
-    browser = browser_type.launch(
-        executable_path="/usr/bin/chromium", args=QUIET_FLAGS + camera_args(y4m)
-    )
-    try:
-        page = browser.new_context(**PHONE).new_page()
-        page.goto(live + "/app/")
-        page.click("#activate")
-        page.click("#scan")
+    picture = qr_png(issued.activation_link)
+    with phone_with_camera(browser_type, tmp_path, picture) as page:
+        scan_in_pwa(page, live)
         expect(page.locator("#intro-otp-continue")).to_be_visible(timeout=15_000)
         page.click("#intro-otp-continue")
         page.click("#done-continue")
@@ -150,8 +144,6 @@ def test_scanning_the_qr_code_with_the_camera_activates(
             "data-code", re.compile(r"^\d{6}$")
         )
         shot(page, "scanned")
-    finally:
-        browser.close()
     assert Token.objects.get().state == "active"
 
 
