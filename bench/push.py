@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.server import manage, running_server  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from bench.validate import Connection  # noqa: E402
 from tests.device_client import Device, raw_public  # noqa: E402
 
@@ -62,11 +63,6 @@ Token.objects.bulk_create([
 _, key = api_client_create(name="bench", actor="bench")
 print(json.dumps({{"key": key}}))
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, int(len(ordered) * q) - 1)]
 
 
 def line(name: str, values: list[float]) -> str:

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from bench.server import manage, running_server  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, PHONE, QUIET_FLAGS  # noqa: E402
 
 SETUP = """
@@ -70,7 +71,7 @@ def main() -> None:
                 )
             context.close()
     timings.sort()
-    p99 = timings[max(0, int(len(timings) * 0.99) - 1)]
+    p99 = percentile(timings, 0.99)
     print(
         f"PWA offline, time from opening to a passcode on screen ({len(timings)} reloads, "
         f"headless Chromium, phone viewport): p50 {statistics.median(timings):.0f} ms, "

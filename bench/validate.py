@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.server import manage, running_server  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from tests.device_client import Device  # noqa: E402
 
 PROVISION = """
@@ -117,7 +118,7 @@ async def run_scenario(port, seconds, concurrency, make_request, check):
     return {
         "rps": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
         "n": len(latencies),
         "errors": errors,
     }
