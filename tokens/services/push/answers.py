@@ -79,16 +79,13 @@ def push_answer(
     with transaction.atomic():
         # One query for the challenge and the answering token, when the
         # challenge went to that token; anything else is "no such request".
-        link = next(
-            iter(
-                _Link.objects.select_related(
-                    "pushchallenge", "token", "token__user"
-                ).filter(
-                    pushchallenge_id=pk,
-                    token__serial=serial if isinstance(serial, str) else "",
-                )[:1]
-            ),
-            None,
+        link = (
+            _Link.objects.select_related("pushchallenge", "token", "token__user")
+            .filter(
+                pushchallenge_id=pk,
+                token__serial=serial if isinstance(serial, str) else "",
+            )
+            .first()
         )
         challenge = link.pushchallenge if link else None
         token = link.token if link else None

@@ -21,28 +21,25 @@ S = PushChallenge.State
 _Link = PushChallenge.tokens.through  # which tokens a challenge went to
 
 
+# Tokens a push can go to: active, bound to a device key, push allowed.
+_PUSHABLE = Q(
+    state=Token.State.ACTIVE,
+    device_public_key__isnull=False,
+    policy__push_enabled=True,
+)
+
+
 def _push_tokens_of(username: str) -> list[Token]:
     return list(
         Token.objects.filter(
-            user__username=username,
-            user__is_active=True,
-            state=Token.State.ACTIVE,
-            device_public_key__isnull=False,
-            policy__push_enabled=True,
+            _PUSHABLE, user__username=username, user__is_active=True
         ).select_related("policy")
     )
 
 
 def push_tokens(user) -> list[Token]:
     """The user's tokens a push can go to: active, bound to a device key."""
-    return list(
-        Token.objects.filter(
-            user=user,
-            state=Token.State.ACTIVE,
-            device_public_key__isnull=False,
-            policy__push_enabled=True,
-        ).select_related("policy")
-    )
+    return list(Token.objects.filter(_PUSHABLE, user=user).select_related("policy"))
 
 
 def _numbers() -> tuple[int, list[int]]:
@@ -241,16 +238,17 @@ def push_expire_if_due(challenge_id) -> str:
 
 def push_pending_payloads(serials: list[str]) -> list[dict]:
     """Every pending, unexpired challenge of these tokens, as §5 messages."""
-    rows = PushChallenge.tokens.through.objects.filter(
-        token__serial__in=serials,
-        token__state=Token.State.ACTIVE,
-        pushchallenge__state=S.PENDING,
-        pushchallenge__expires_at__gt=timezone.now(),
-    ).select_related("pushchallenge", "token")
-    return [
-        challenge_payload(row.pushchallenge, row.token.serial)
-        for row in sorted(rows, key=lambda r: r.pushchallenge.created_at)
-    ]
+    rows = (
+        _Link.objects.filter(
+            token__serial__in=serials,
+            token__state=Token.State.ACTIVE,
+            pushchallenge__state=S.PENDING,
+            pushchallenge__expires_at__gt=timezone.now(),
+        )
+        .select_related("pushchallenge", "token")
+        .order_by("pushchallenge__created_at")
+    )
+    return [challenge_payload(row.pushchallenge, row.token.serial) for row in rows]
 
 
 def push_for_client(challenge_id, client: str) -> PushChallenge | None:
