@@ -196,6 +196,18 @@ def verify_signature(public_raw: bytes, signature: bytes, message: str) -> bool:
     return True
 
 
+def verify_signature_text(public_raw: bytes, signature, message: str) -> bool:
+    """``verify_signature`` for a signature as it travels: b64u text. Anything
+    else (not text, not base64url) simply does not verify."""
+    if not isinstance(signature, str):
+        return False
+    try:
+        raw = b64u_decode(signature)
+    except ValueError:
+        return False
+    return verify_signature(public_raw, raw, message)
+
+
 # --- secrets at rest -------------------------------------------------------
 
 

@@ -79,6 +79,10 @@ def test_webcrypto_style_signatures_verify_and_forgeries_do_not():
     assert not crypto.verify_signature(public, signature, "tessera/v1/ws|abd")
     assert not crypto.verify_signature(public, signature[:63], "tessera/v1/ws|abc")
     assert not crypto.verify_signature(public[:64], signature, "tessera/v1/ws|abc")
+    text = device.sign("tessera/v1/ws|abc")  # as it travels: b64u
+    assert crypto.verify_signature_text(public, text, "tessera/v1/ws|abc")
+    for bad in (text + "=", "!!", None, 42, crypto.b64u_encode(signature[:63])):
+        assert not crypto.verify_signature_text(public, bad, "tessera/v1/ws|abc")
 
 
 def test_sealed_seed_is_bound_to_its_serial_and_key():

@@ -339,12 +339,10 @@ def _confirm_refusal(
         )
     if not isinstance(server_pin, str):
         return ServiceError("invalid_request", "server_pin must be a string.")
-    try:
-        sig = crypto.b64u_decode(signature)
-    except ValueError:
-        sig = b""
     message = f"tessera/v1/confirm|{token.serial}|{otp}|{server_pin}"
-    if not crypto.verify_signature(bytes(token.device_public_key), sig, message):
+    if not crypto.verify_signature_text(
+        bytes(token.device_public_key), signature, message
+    ):
         return ServiceError(
             "invalid_signature", "The signature does not match this device's key."
         )

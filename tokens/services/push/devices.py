@@ -16,21 +16,15 @@ POLL_SKEW_SECONDS = 60
 def _device_token(serial) -> Token | None:
     if not isinstance(serial, str) or not 1 <= len(serial) <= 16:
         return None
-    return (
-        Token.objects.filter(
-            serial=serial, state=Token.State.ACTIVE, device_public_key__isnull=False
-        )
-        .select_related("policy", "user")
-        .first()
-    )
+    return Token.objects.filter(
+        serial=serial, state=Token.State.ACTIVE, device_public_key__isnull=False
+    ).first()
 
 
 def _signed_by(token: Token, signature, message: str) -> bool:
-    try:
-        raw = crypto.b64u_decode(signature) if isinstance(signature, str) else b""
-    except ValueError:
-        return False
-    return crypto.verify_signature(bytes(token.device_public_key), raw, message)
+    return crypto.verify_signature_text(
+        bytes(token.device_public_key), signature, message
+    )
 
 
 def _device_refusal(action: str, serial, ip, detail: str) -> ServiceError:
