@@ -1,5 +1,7 @@
 // Follows this session's push over /ws/push/ (the server picks the request
 // from the session), counts down, and completes the login once approved.
+import { follow } from "./live.js";
+
 const panel = document.getElementById("push");
 const status = document.getElementById("push-status");
 const left = document.getElementById("push-left");
@@ -32,23 +34,15 @@ function tick() {
   left.textContent = panel.dataset.leftText.replace("%s", seconds);
 }
 
-function connect(delay = 500) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/push/`);
-  socket.addEventListener("message", (event) => {
-    const data = JSON.parse(event.data);
+tick();
+timer = setInterval(tick, 1000);
+follow(
+  "/ws/push/",
+  (data, socket) => {
     if (data.type === "push" && data.state !== "pending") {
       finish(data.state, data.fraud);
       socket.close();
     }
-  });
-  socket.addEventListener("close", (event) => {
-    if (!finished && event.code !== 4403) {
-      setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
-    }
-  });
-}
-
-tick();
-timer = setInterval(tick, 1000);
-connect();
+  },
+  () => finished,
+);

@@ -1,5 +1,7 @@
 // Follows the activation shown on this page over a websocket, and offers the
 // copy button (with the clipboard warning). Nothing polls.
+import { follow } from "./live.js";
+
 const status = document.getElementById("status");
 const section = document.querySelector(".setup");
 
@@ -15,26 +17,19 @@ function activated() {
   }
 }
 
-function connect(delay = 500) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/token-status/`);
-  socket.addEventListener("message", (event) => {
-    const data = JSON.parse(event.data);
-    if (data.type === "token" && data.serial === section.dataset.serial && data.state === "active") {
-      activated();
-      socket.close();
-    }
-  });
-  socket.addEventListener("close", (event) => {
-    if (!section.classList.contains("is-active") && event.code !== 4403) {
-      setTimeout(() => connect(Math.min(delay * 2, 15000)), delay);
-    }
-  });
-}
-
 if (section) {
   status.dataset.activeText = status.dataset.activeText || "Your token is active. You can now log in with it.";
-  connect();
+  follow(
+    "/ws/token-status/",
+    (data, socket) => {
+      if (data.type === "token" && data.serial === section.dataset.serial && data.state === "active") {
+        activated();
+        socket.close();
+      }
+    },
+    () => section.classList.contains("is-active"),
+    15000,
+  );
 }
 
 document.getElementById("copy-activation")?.addEventListener("click", async (event) => {
