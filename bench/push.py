@@ -171,7 +171,8 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
 
-    extra = {"TESSERA_WS_ECHO": "1"}
+    # Every simulated device comes from 127.0.0.1: lift the per-address cap.
+    extra = {"TESSERA_WS_ECHO": "1", "TESSERA_WS_PER_ADDRESS": str(args.devices + 10)}
     redis = None
     if args.redis:
         from tests.servers import free_port, start_redis, stop

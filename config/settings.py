@@ -1,13 +1,16 @@
 """Tessera settings, read from the environment.
 
-Embedded defaults (DEBUG on) suit a laptop: SQLite in WAL mode, the in-memory
-channel layer, emails printed to the console and secrets generated on first run
-into an untracked file. With DEBUG off the settings fail closed: every secret
-must be given, and the HTTPS protections of ``check --deploy`` are on.
+Embedded defaults suit a laptop: SQLite in WAL mode, the in-memory channel
+layer, emails printed to the console and secrets generated on first run into
+an untracked file. DEBUG is off unless a developer turns it on, so an error
+page never shows a traceback or settings to the network. A deployment (an
+``https://`` SITE_URL) fails closed: every secret must be given, and the
+HTTPS protections of ``check --deploy`` are on.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,41 +29,62 @@ from config.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("TESSERA_DATA_DIR", str(BASE_DIR / "var")))
 
-DEBUG = envbool("DEBUG", True)
+# An explicit developer choice; never the default (see the module docstring).
+DEBUG = envbool("DEBUG", False)
 
-if DEBUG:
-    _local = local_secrets(DATA_DIR / "secrets.json")
-else:
-    _local = {}
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+_site = urlparse(SITE_URL)
+if _site.scheme not in {"http", "https"} or not _site.hostname:
+    raise ImproperlyConfigured("SITE_URL must be an http:// or https:// URL")
+# Plain http is for development (localhost, a LAN test); https is a deployment.
+HTTPS = _site.scheme == "https"
 
-SECRET_KEY = envstr("DJANGO_SECRET_KEY") or _local.get("secret_key", "")
-TESSERA_SEED_KEYS = parse_seed_keys(
-    envstr("TESSERA_SEED_KEYS") or _local.get("seed_keys", "")
-)
-TESSERA_PIN_KEY = (envstr("TESSERA_PIN_KEY") or _local.get("pin_key", "")).encode()
-
-if not DEBUG:
+_given = {
+    "secret_key": envstr("DJANGO_SECRET_KEY"),
+    "seed_keys": envstr("TESSERA_SEED_KEYS"),
+    "pin_key": envstr("TESSERA_PIN_KEY"),
+}
+if HTTPS:
     missing = [
         name
-        for name, value in (
-            ("DJANGO_SECRET_KEY", SECRET_KEY),
-            ("TESSERA_SEED_KEYS", TESSERA_SEED_KEYS),
-            ("TESSERA_PIN_KEY", TESSERA_PIN_KEY),
+        for name, key in (
+            ("DJANGO_SECRET_KEY", "secret_key"),
+            ("TESSERA_SEED_KEYS", "seed_keys"),
+            ("TESSERA_PIN_KEY", "pin_key"),
         )
-        if not value
+        if not _given[key]
     ]
     if missing:
         raise ImproperlyConfigured(
-            "DEBUG is off and these secrets are not set: " + ", ".join(missing)
+            "SITE_URL is https (a deployment) and these secrets are not set: "
+            + ", ".join(missing)
         )
-    if len(SECRET_KEY) < 50 or len(TESSERA_PIN_KEY) < 32:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY / TESSERA_PIN_KEY too short")
+    _local = {}
+elif all(_given.values()):
+    _local = {}
+else:
+    _local = local_secrets(DATA_DIR / "secrets.json")
 
-SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-_site_host = urlparse(SITE_URL).hostname or "127.0.0.1"
+SECRET_KEY = _given["secret_key"] or _local.get("secret_key", "")
+TESSERA_SEED_KEYS = parse_seed_keys(_given["seed_keys"] or _local.get("seed_keys", ""))
+TESSERA_PIN_KEY = (_given["pin_key"] or _local.get("pin_key", "")).encode()
+if len(SECRET_KEY) < 50 or len(TESSERA_PIN_KEY) < 32:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY / TESSERA_PIN_KEY too short")
+
+_site_host = _site.hostname
 ALLOWED_HOSTS = envlist(
     "ALLOWED_HOSTS", [_site_host, "localhost", "127.0.0.1", "[::1]"]
 )
+# Proxies whose X-Forwarded-For is believed (addresses or networks). Empty:
+# the peer's address is the client's, whatever headers say.
+TESSERA_TRUSTED_PROXIES = envlist("TESSERA_TRUSTED_PROXIES", [])
+for _proxy in TESSERA_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"TESSERA_TRUSTED_PROXIES: {_proxy!r} is not an address or network"
+        ) from exc
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
 INSTALLED_APPS = [
@@ -217,13 +241,20 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Device sockets: closed when no token authenticates within this many seconds;
+# at most this many open from one client address (per process).
+TESSERA_WS_AUTH_SECONDS = envint("TESSERA_WS_AUTH_SECONDS", 10)
+TESSERA_WS_PER_ADDRESS = envint("TESSERA_WS_PER_ADDRESS", 50)
+
 # A bare websocket echo at /ws/echo/, the baseline of bench/push.py.
 TESSERA_WS_ECHO = envbool("TESSERA_WS_ECHO", False)
 
 OTP_HOTP_LOOKAHEAD = 10  # event-based tokens: codes ahead of the counter accepted
 
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if HTTPS:
+    if TESSERA_TRUSTED_PROXIES:
+        # Believed only because the proxy is: see TESSERA_TRUSTED_PROXIES.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

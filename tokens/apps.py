@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class TokensConfig(AppConfig):
     name = "tokens"
     verbose_name = "Tessera tokens"
+
+    def ready(self):
+        from django.core.signals import got_request_exception
+
+        from tokens.services.audit import audit_server_error
+
+        # Every 500 leaves an audit record (there should be none).
+        got_request_exception.connect(audit_server_error, dispatch_uid="tessera-500")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
+from collections import Counter
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -12,8 +12,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from tokens import crypto
+from tokens.addresses import scope_ip
 from tokens.events import device_group, push_group, token_group
 from tokens.selectors import token_states
+from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.push import (
     device_authenticate,
@@ -22,6 +24,7 @@ from tokens.services.push import (
     push_pending_payloads,
     push_status,
 )
+from tokens.wire import loads_bounded
 
 WATCH_SESSION_KEY = "tessera_watch_serials"
 PUSH_SESSION_KEY = "tessera_push"
@@ -70,30 +73,81 @@ class TokenStatusConsumer(AsyncJsonWebsocketConsumer):
         )
 
 
-def _client_ip(scope) -> str | None:
-    client = scope.get("client")
-    return client[0] if client else None
+def frame_problem(content) -> str | None:
+    """Why a device frame (already a JSON object) is refused, or None.
+
+    Every field is text, except ``number`` (a whole number, ``""`` or null)
+    and ``otp`` (text or null): a list or an object where text belongs must
+    get an error frame, not reach a set lookup or the database.
+    """
+    kind = content.get("type")
+    allowed = AUTH_FIELDS if kind == "auth" else ANSWER_FIELDS
+    if kind not in ("auth", "answer") or not set(content) <= allowed:
+        return "Expected an auth or answer message."
+    for name, value in content.items():
+        if name == "number":
+            ok = value in (None, "") or (
+                isinstance(value, int) and not isinstance(value, bool)
+            )
+        elif name == "otp":
+            ok = value is None or isinstance(value, str)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            return f"{name} has the wrong type."
+    return None
 
 
 class DeviceConsumer(AsyncJsonWebsocketConsumer):
     """PROTOCOL §4–§5: a device proves its tokens, then gets and answers pushes.
 
     Every frame is checked; a bad one gets an ``error`` frame, never a crash.
-    A socket that fails authentication too often is closed.
+    Refused frames of any kind (junk, failed auths, refused answers) count:
+    too many close the socket, and their number is audited once when it
+    closes. A socket that has not authenticated a token within
+    ``TESSERA_WS_AUTH_SECONDS`` is closed, and one address may hold at most
+    ``TESSERA_WS_PER_ADDRESS`` device sockets on this process.
     """
 
     MAX_TOKENS = 32
     MAX_FAILURES = 8
+    open_per_address: Counter = Counter()  # this process's sockets by address
 
     async def connect(self):
         self.nonce = crypto.b64u_encode(secrets.token_bytes(32))
         self.serials: set[str] = set()
         self.challenges: set[str] = set()  # delivered, still open
         self.failures = 0
+        self.address = scope_ip(self.scope) or "unknown"
+        if self.open_per_address[self.address] >= settings.TESSERA_WS_PER_ADDRESS:
+            self.address = None  # not counted: this socket never opened
+            await database_sync_to_async(audit_record)(
+                action="device.socket_refused",
+                outcome="failure",
+                source="device-ws",
+                ip=scope_ip(self.scope),
+                reason="too many sockets from this address",
+            )
+            await self.close(code=4429)
+            return
+        self.open_per_address[self.address] += 1
         await self.accept()
         await self.send_json({"type": "hello", "nonce": self.nonce})
+        self.auth_timer = asyncio.create_task(self.close_unless_authenticated())
+
+    async def close_unless_authenticated(self):
+        await asyncio.sleep(settings.TESSERA_WS_AUTH_SECONDS)
+        if not self.serials:
+            await self.error("auth_timeout", "No token authenticated in time.")
+            await self.close(code=4408)
 
     async def disconnect(self, code):
+        if getattr(self, "auth_timer", None):
+            self.auth_timer.cancel()
+        if getattr(self, "address", None):
+            self.open_per_address[self.address] -= 1
+            if self.open_per_address[self.address] <= 0:
+                del self.open_per_address[self.address]
         for serial in getattr(self, "serials", ()):
             await self.channel_layer.group_discard(
                 device_group(serial), self.channel_name
@@ -101,6 +155,16 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         for challenge_id in getattr(self, "challenges", ()):
             await self.channel_layer.group_discard(
                 push_group(challenge_id), self.channel_name
+            )
+        if getattr(self, "failures", 0):
+            await database_sync_to_async(audit_record)(
+                action="device.frames_refused",
+                outcome="failure",
+                serial=",".join(sorted(self.serials))[:16],
+                source="device-ws",
+                ip=scope_ip(self.scope),
+                count=self.failures,
+                closed_for_failures=self.failures >= self.MAX_FAILURES,
             )
 
     async def deliver(self, payload: dict):
@@ -116,19 +180,19 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         content = None
         if text_data is not None and len(text_data) <= MAX_FRAME:
             try:
-                content = json.loads(text_data)
+                content = loads_bounded(text_data)
             except ValueError:
                 content = None
         if not isinstance(content, dict):
-            await self.error("invalid_frame", "Send one JSON object per frame.")
+            await self.fail("invalid_frame", "Send one JSON object per frame.")
             return
-        kind = content.get("type")
-        if kind == "auth" and set(content) <= AUTH_FIELDS:
+        problem = frame_problem(content)
+        if problem:
+            await self.fail("invalid_frame", problem)
+        elif content["type"] == "auth":
             await self.authenticate(content)
-        elif kind == "answer" and set(content) <= ANSWER_FIELDS:
-            await self.answer(content)
         else:
-            await self.error("invalid_frame", "Expected an auth or answer message.")
+            await self.answer(content)
 
     async def error(self, code: str, detail: str, **extra):
         await self.send_json(
@@ -136,7 +200,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def authenticate(self, content):
-        serial = content.get("serial")
+        serial = content.get("serial") or ""
         if len(self.serials) >= self.MAX_TOKENS:
             await self.error("too_many_tokens", "Too many tokens on one socket.")
             return
@@ -145,12 +209,10 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
                 serial=serial,
                 nonce=self.nonce,
                 signature=content.get("signature"),
-                ip=_client_ip(self.scope),
+                ip=scope_ip(self.scope),
             )
         except ServiceError as exc:
-            await self.fail(
-                exc.code, exc.detail, serial=serial if isinstance(serial, str) else ""
-            )
+            await self.fail(exc.code, exc.detail, serial=serial[:16])
             return
         self.serials.add(token.serial)
         await self.channel_layer.group_add(
@@ -163,8 +225,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
             await self.deliver(payload)
 
     async def answer(self, content):
-        ident = content.get("id")
-        ident = ident if isinstance(ident, str) else ""
+        ident = content.get("id", "")[:36]
         if content.get("serial") not in self.serials:
             # Only a socket that proved the token's key may answer for it
             # here (an unauthenticated socket must not reach the database).
@@ -183,7 +244,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
                 signature=content.get("signature"),
                 otp=content.get("otp"),
                 source="device-ws",
-                ip=_client_ip(self.scope),
+                ip=scope_ip(self.scope),
             )
         except ServiceError as exc:
             if exc.code in ("invalid_signature", "invalid_request"):
@@ -255,6 +316,14 @@ class PushStatusConsumer(AsyncJsonWebsocketConsumer):
         if event.get("fraud"):
             message["fraud"] = True
         await self.send_json(message)
+
+
+class NoRouteConsumer(AsyncJsonWebsocketConsumer):
+    """Any websocket path without a route: the handshake is refused (403),
+    instead of the router's exception closing it with a 500."""
+
+    async def connect(self):
+        await self.close()
 
 
 class EchoConsumer(AsyncJsonWebsocketConsumer):

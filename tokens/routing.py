@@ -20,6 +20,7 @@ websocket_urlpatterns = [
     path("ws/token-status/", consumers.TokenStatusConsumer.as_asgi()),
     path("ws/push/", consumers.PushStatusConsumer.as_asgi()),
     path("ws/echo/", consumers.EchoConsumer.as_asgi()),
+    re_path(r"", consumers.NoRouteConsumer.as_asgi()),  # refused, never a 500
 ]
 
 # Sockets authenticated by signatures alone (PROTOCOL §4): no cookie means

@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from portal.browser import describe_browser
+from tokens.addresses import request_ip as client_ip
 from tokens.consumers import PUSH_SESSION_KEY, WATCH_SESSION_KEY
 from tokens.models import PushChallenge
 from tokens.qr import qr_svg
@@ -23,10 +24,6 @@ PLATFORMS = {
 }
 WIZARD = "tessera_wizard"
 LOGIN_USERNAME = "tessera_login_username"
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def wizard_state(request) -> dict:

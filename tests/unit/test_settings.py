@@ -22,7 +22,10 @@ def manage(*args, env):
 
 
 def test_production_refuses_to_start_without_secrets(tmp_path):
-    result = manage("check", env={"DEBUG": "false", "TESSERA_DATA_DIR": str(tmp_path)})
+    result = manage(
+        "check",
+        env={"SITE_URL": "https://mfa.example.com", "TESSERA_DATA_DIR": str(tmp_path)},
+    )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr and "TESSERA_SEED_KEYS" in result.stderr
     assert not (tmp_path / "secrets.json").exists()
@@ -74,3 +77,54 @@ def test_assign_token_prints_only_json_on_stdout_while_the_email_goes_to_stderr(
         "activation_link",
     }
     assert "Enroll your Tessera token" in result.stderr  # the notification email
+
+
+def test_debug_is_off_unless_a_developer_turns_it_on(tmp_path):
+    show = "from django.conf import settings; print(settings.DEBUG)"
+    env = {"TESSERA_DATA_DIR": str(tmp_path)}
+    assert manage("shell", "-c", show, env=env).stdout.split()[-1] == "False"
+    on = manage("shell", "-c", show, env={**env, "DEBUG": "true"})
+    assert on.stdout.split()[-1] == "True"
+
+
+def test_the_embedded_server_shows_no_debug_page_to_the_network(tmp_path):
+    """bin/run's defaults on a non-loopback bind: an error page carries no
+    traceback, URLconf or settings."""
+    import urllib.error
+    import urllib.request
+
+    from tests.servers import free_port, stop
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+        "TESSERA_DATA_DIR": str(tmp_path),
+    }
+    env.pop("DEBUG", None)
+    assert manage("migrate", "-v0", env=env).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "0.0.0.0", "-p", str(port)]
+        + ["config.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = ""
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/no/such/page")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404
+                body = exc.read().decode()
+                break
+            except OSError:
+                import time
+
+                time.sleep(0.1)
+        assert body, "the server did not answer"
+        for leak in ("URLconf", "Traceback", "DEBUG = True", "SECRET_KEY"):
+            assert leak not in body
+    finally:
+        stop(server)

@@ -6,6 +6,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tokens.addresses import request_ip
+from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 
 _CODES = {
@@ -25,6 +27,13 @@ class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "too_large"
+
+
+class RequestTooDeep(exceptions.ParseError):
+    """JSON nested past ``tokens.wire.MAX_JSON_DEPTH``: a request no client of
+    ours sends, refused before the parser recurses into it."""
+
+    default_code = "invalid_request"
 
 
 def _sentence(detail) -> str:
@@ -47,12 +56,41 @@ def error_response(code: str, detail: str, status_code: int, **extra) -> Respons
     return Response({"error": code, "detail": detail, **extra}, status=status_code)
 
 
+_AUDITED = {
+    exceptions.AuthenticationFailed: "api.unauthorized",
+    exceptions.NotAuthenticated: "api.unauthorized",
+    exceptions.Throttled: "api.throttled",
+}
+
+
+def _audit_refusal(exc, context) -> None:
+    """401s and 429s leave a record: who knocked, where, how often."""
+    action = next((a for k, a in _AUDITED.items() if isinstance(exc, k)), None)
+    request = context.get("request")
+    if action is None or request is None:
+        return
+    view = context.get("view")
+    audit_record(
+        action=action,
+        outcome="failure",
+        source="api",
+        ip=request_ip(request),
+        path=request.path[:200],
+        **(
+            {"scope": view.throttle_scope}
+            if getattr(view, "throttle_scope", "")
+            else {}
+        ),
+    )
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         return error_response(exc.code, exc.detail, exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    _audit_refusal(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         body = {
             "error": "invalid_request",
@@ -61,6 +99,8 @@ def exception_handler(exc, context):
         }
     elif isinstance(exc, RequestTooLarge):
         body = {"error": "too_large", "detail": str(exc.detail)}
+    elif isinstance(exc, RequestTooDeep):
+        body = {"error": "invalid_request", "detail": str(exc.detail)}
     else:
         code = next((c for k, c in _CODES.items() if isinstance(exc, k)), "error")
         body = {"error": code, "detail": _sentence(exc.detail)}

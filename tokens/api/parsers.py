@@ -1,14 +1,13 @@
-"""JSON parsing that refuses oversized bodies and non-object documents."""
+"""JSON parsing that refuses oversized, deeply nested and non-object bodies."""
 
 from __future__ import annotations
-
-import json
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from tokens.api.errors import RequestTooLarge
+from tokens.api.errors import RequestTooDeep, RequestTooLarge
+from tokens.wire import JsonTooDeep, loads_bounded
 
 
 class StrictJSONParser(BaseParser):
@@ -26,7 +25,9 @@ class StrictJSONParser(BaseParser):
         if len(raw) > limit:
             raise RequestTooLarge()
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = loads_bounded(raw.decode("utf-8"))
+        except JsonTooDeep as exc:
+            raise RequestTooDeep(str(exc)) from exc
         except (UnicodeDecodeError, ValueError) as exc:
             raise ParseError("The body is not valid JSON.") from exc
         if not isinstance(data, dict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -93,6 +94,14 @@ def _bearer(scope) -> str:
     return ""
 
 
+def _challenge_id(text: str) -> str | None:
+    """The canonical form of a challenge UUID, or None for anything else."""
+    try:
+        return str(uuid.UUID(text)) if len(text) <= 36 else None
+    except ValueError:
+        return None
+
+
 class PushStatusConsumer(AsyncHttpConsumer):
     async def reply(self, status: int, body: dict, *extra) -> None:
         await json_response(self, status, body, *extra)
@@ -123,8 +132,12 @@ class PushStatusConsumer(AsyncHttpConsumer):
                 f"wait is a whole number of seconds, 0 to {MAX_WAIT}.",
             )
             return
-        challenge_id = self.scope["url_route"]["kwargs"]["challenge_id"]
-        outcome = await wait_for_outcome(challenge_id, client.name, int(wait))
+        challenge_id = _challenge_id(self.scope["url_route"]["kwargs"]["challenge_id"])
+        outcome = (
+            await wait_for_outcome(challenge_id, client.name, int(wait))
+            if challenge_id
+            else None  # never a channel-layer group name made from junk
+        )
         if outcome is None:
             await self.error(404, "not_found", "There is no such push request.")
             return

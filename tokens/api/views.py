@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from tokens.addresses import request_ip as client_ip
 from tokens.api import serializers as s
 from tokens.api.authentication import ApiKeyAuthentication, IsApiClient
 from tokens.api.parsers import StrictJSONParser
+from tokens.api.throttling import ClientScopedRateThrottle
 from tokens.services.enrollment import enrollment_activate, token_confirm
 from tokens.services.otp import validate_passcode
 from tokens.services.push import device_poll, push_answer, push_create
@@ -27,10 +28,6 @@ _ANSWER_ERRORS = {
     409: OpenApiResponse(s.ErrorResponse, description="Already answered"),
     410: OpenApiResponse(s.ErrorResponse, description="Expired"),
 }
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class JsonAPIView(APIView):
@@ -74,7 +71,7 @@ class ValidateView(JsonAPIView):
 class DeviceView(JsonAPIView):
     authentication_classes = []
     permission_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "device"
 
 

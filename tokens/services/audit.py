@@ -21,14 +21,16 @@ def audit_record(
     """Append an audit event. Never pass a secret in ``detail``.
 
     ``bulk_create`` inserts without the model's save machinery: audit rows are
-    written on every validation, and this keeps that insert cheap.
+    written on every validation, and this keeps that insert cheap. Text that
+    came from outside (a 4,000-character serial, say) is cut to the column,
+    so a refusal is recorded on every database, never turned into an error.
     """
     event = AuditEvent(
-        action=action,
+        action=action[:40],
         outcome=outcome,
         actor=actor[:150],
         username=username[:150],
-        serial=serial,
+        serial=serial[:16],
         source=source[:40],
         ip=ip or None,
         detail=detail,
@@ -41,10 +43,39 @@ def audit_token_act(
 ) -> AuditEvent:
     """An act on one token by ``actor`` (an admin, the user, a command)."""
     return audit_record(
-        action=action,
+        action=action[:40],
         outcome=outcome,
         actor=actor,
         username=token.user.get_username(),
         serial=token.serial,
         **detail,
     )
+
+
+def audit_server_error(sender=None, request=None, **kwargs) -> None:
+    """``got_request_exception``: record that a request failed with a 500.
+
+    Only the path and the exception's type: a message or traceback could carry
+    a secret from the request. Written in its own transaction (the request's
+    may have been rolled back), and never raising, so the 500 page still goes
+    out if the database itself is what failed.
+    """
+    import sys
+
+    from django.db import transaction
+
+    from tokens.addresses import request_ip
+
+    kind = sys.exc_info()[0]
+    try:
+        with transaction.atomic():
+            audit_record(
+                action="server.error",
+                outcome="failure",
+                source="http",
+                ip=request_ip(request) if request is not None else None,
+                path=(request.path if request is not None else "")[:200],
+                exception=kind.__name__ if kind else "",
+            )
+    except Exception:  # noqa: BLE001,S110 - the 500 must still be answered
+        pass

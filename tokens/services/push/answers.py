@@ -36,7 +36,9 @@ class AnswerResult:
         return frame
 
 
-def _parse_answer(challenge_id, decision, number):
+def _parse_answer(challenge_id, serial, decision, number):
+    if not isinstance(serial, str) or not 1 <= len(serial) <= 16:
+        raise ServiceError("invalid_request", "serial is 1 to 16 characters.")
     try:
         pk = uuid.UUID(challenge_id) if isinstance(challenge_id, str) else None
     except ValueError:
@@ -70,7 +72,7 @@ def push_answer(
     right seed. Once a token has answered so, its version 1 approvals are
     refused (no downgrade).
     """
-    pk, number_text = _parse_answer(challenge_id, decision, number)
+    pk, number_text = _parse_answer(challenge_id, serial, decision, number)
     if otp not in (None, "") and not (isinstance(otp, str) and otp.isdigit()):
         raise ServiceError("invalid_request", "otp must be digits.")
     otp = otp or ""
@@ -83,7 +85,7 @@ def push_answer(
             _Link.objects.select_related("pushchallenge", "token", "token__user")
             .filter(
                 pushchallenge_id=pk,
-                token__serial=serial if isinstance(serial, str) else "",
+                token__serial=serial,
             )
             .first()
         )
@@ -134,7 +136,7 @@ def push_answer(
                 action="push.answer",
                 outcome="failure",
                 username=challenge.username if challenge else "",
-                serial=serial if isinstance(serial, str) else "",
+                serial=serial,
                 source=source,
                 ip=ip,
                 challenge=str(pk),
