@@ -11,11 +11,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from portal.forms import PasswordForm, RenameForm
-from portal.throttle import allow
 from portal.views.common import PLATFORMS, otp_required, setup_context
 from tokens.models import Token
 from tokens.services import portal as portal_service
 from tokens.services.enrollment import enrollment_by_link
+from tokens.services.throttle import allow
 
 # --- the self-enrollment page of the notification email -----------------------
 

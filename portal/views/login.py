@@ -5,12 +5,13 @@ from __future__ import annotations
 import django_otp
 from django.contrib.auth import get_user_model, login, logout
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.forms import LoginForm, PushLoginForm, UsernameForm
-from portal.throttle import allow
 from portal.views.common import (
     LOGIN_USERNAME,
     browser_of,
@@ -22,8 +23,10 @@ from portal.views.common import (
 from tokens.consumers import PUSH_SESSION_KEY
 from tokens.models import PushChallenge
 from tokens.services import portal as portal_service
+from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.push import push_tokens
+from tokens.services.throttle import allow
 
 
 def home(request):
@@ -32,14 +35,45 @@ def home(request):
     return render(request, "portal/start.html")
 
 
+LOGIN_NEXT = "tessera_login_next"
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_username(request):
     form = UsernameForm(request.POST or None)
+    next_url = request.GET.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        request.session[LOGIN_NEXT] = next_url  # e.g. /admin/ (its login is ours)
     if request.method == "POST" and form.is_valid():
         request.session[LOGIN_USERNAME] = form.cleaned_data["username"]
         return redirect("portal:login-continue")
     return render(request, "portal/login_username.html", {"form": form})
+
+
+def _admin_login(request) -> bool:
+    return request.session.get(LOGIN_NEXT, "").startswith(reverse("admin:index"))
+
+
+def _logged_in(request, user, token):
+    """Both factors passed: log in, audit an admin login, go where asked."""
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    django_otp.login(request, token)
+    next_url = request.session.pop(LOGIN_NEXT, "")
+    if next_url.startswith(reverse("admin:index")):
+        audit_record(
+            action="admin.login",
+            outcome="success" if user.is_staff else "failure",
+            actor=user.get_username(),
+            username=user.get_username(),
+            serial=token.serial,
+            source="portal",
+            ip=client_ip(request),
+            **({} if user.is_staff else {"reason": "not staff"}),
+        )
+    return redirect(next_url or "portal:dashboard")
 
 
 @never_cache
@@ -49,13 +83,12 @@ def login_continue(request):
     if not username:
         return redirect("portal:login")
     user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is not None and not portal_service.usable_tokens(user):
-        # No authenticator yet: SafeNet's self-enrollment starts here.
-        save_wizard(request, {"username": username})
-        return redirect("portal:add")
-    # Push is the default. Unknown users see the same password form, so the
-    # page does not tell who exists.
-    if request.GET.get("method") != "passcode" and (user is None or push_tokens(user)):
+    # Password first, the same form for everyone: unknown users, users with a
+    # push token and users with no authenticator yet cannot be told apart
+    # before the password is right.
+    if request.GET.get("method") != "passcode" and (
+        user is None or push_tokens(user) or not portal_service.usable_tokens(user)
+    ):
         return _login_with_push(request, username)
     form = LoginForm(request.POST or None)
     if (
@@ -63,17 +96,20 @@ def login_continue(request):
         and form.is_valid()
         and not _throttled(request, username, form)
     ):
-        user, token = portal_service.portal_login_check(
-            request=request,
-            username=username,
-            ip=client_ip(request),
-            **form.cleaned_data,
-        )
-        if user is not None:
-            login(request, user)
-            django_otp.login(request, token)
-            return redirect("portal:dashboard")
-        form.add_error(None, _("The password or the passcode is not right."))
+        try:
+            user, token = portal_service.portal_login_check(
+                request=request,
+                username=username,
+                ip=client_ip(request),
+                **form.cleaned_data,
+            )
+        except ServiceError as exc:  # every token locked: say why, until when
+            form.add_error(None, exc.detail)
+        else:
+            if user is not None:
+                return _logged_in(request, user, token)
+            _audit_failed_admin_login(request, username)
+            form.add_error(None, _("The password or the passcode is not right."))
     return render(
         request,
         "portal/login_password.html",
@@ -81,10 +117,34 @@ def login_continue(request):
     )
 
 
+def _audit_failed_admin_login(request, username: str) -> None:
+    if _admin_login(request):
+        audit_record(
+            action="admin.login",
+            outcome="failure",
+            username=username,
+            source="portal",
+            ip=client_ip(request),
+        )
+
+
 def _throttled(request, username: str, form) -> bool:
-    """Ten login attempts per address and username in five minutes."""
-    if allow("login", client_ip(request) or "", username, limit=10, window=300):
+    """Ten attempts per address and username, and thirty per username from
+    all addresses, in five minutes: spreading guesses over many addresses
+    does not buy more of them. Refusals are audited."""
+    ip = client_ip(request) or ""
+    if allow("login", ip, username, limit=10, window=300) and allow(
+        "login-user", username, limit=30, window=300
+    ):
         return False
+    audit_record(
+        action="portal.throttled",
+        outcome="failure",
+        username=username,
+        source="portal",
+        ip=ip or None,
+        step="login",
+    )
     form.add_error(None, _("Too many attempts. Wait a few minutes and try again."))
     return True
 
@@ -109,11 +169,19 @@ def _login_with_push(request, username: str):
             own = session_push(request, "login", username)
             if own is not None and own.state == PushChallenge.State.PENDING:
                 return redirect("portal:login-push")  # e.g. after a reload
+            if exc.code == "use_passcode":
+                return redirect(reverse("portal:login-continue") + "?method=passcode")
             form.add_error(None, exc.detail)
         else:
+            if user is not None and challenge is None:
+                # No authenticator yet: SafeNet's self-enrollment starts here,
+                # with the password already checked.
+                save_wizard(request, {"username": username, "password_ok": True})
+                return redirect("portal:add")
             if user is not None:
                 remember_push(request, challenge, "login")
                 return redirect("portal:login-push")
+            _audit_failed_admin_login(request, username)
             form.add_error(None, _("That password is not right."))
     return render(
         request,
@@ -136,11 +204,7 @@ def login_push(request):
         )
         if token is not None:
             request.session.pop(PUSH_SESSION_KEY, None)
-            login(
-                request, token.user, backend="django.contrib.auth.backends.ModelBackend"
-            )
-            django_otp.login(request, token)
-            return redirect("portal:dashboard")
+            return _logged_in(request, token.user, token)
         challenge.refresh_from_db()
     return render(request, "portal/login_push.html", {"challenge": challenge})
 

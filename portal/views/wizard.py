@@ -11,7 +11,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from portal.forms import CodeForm, LoginForm, PasswordForm
-from portal.throttle import allow
 from portal.views.common import (
     PLATFORMS,
     WIZARD,
@@ -29,6 +28,7 @@ from tokens.selectors import policy_default
 from tokens.services import portal as portal_service
 from tokens.services.enrollment import token_assign
 from tokens.services.errors import ServiceError
+from tokens.services.throttle import allow
 from tokens.services.verification import verification_check, verification_send
 
 
@@ -96,6 +96,8 @@ def add_password(request):
     state = wizard_state(request)
     if user is None or not state.get("verified"):
         return redirect("portal:add")
+    if state.get("password_ok"):  # typed at login, before the wizard began
+        return redirect("portal:add-app")
     form = PasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not allow("password", user.get_username(), limit=5, window=300):

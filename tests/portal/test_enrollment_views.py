@@ -128,6 +128,14 @@ def code_from_email() -> str:
     return re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
 
 
+def start_enrollment(client, username="alice", password="correct horse battery"):
+    """Start, username, then the password: with no authenticator yet, a right
+    password leads to Add Authenticator."""
+    client.post("/login/", {"username": username})
+    assert client.get("/login/continue/").status_code == 200  # the password form
+    assert client.post("/login/continue/", {"password": password}).url == "/add/"
+
+
 def walk_to_setup(
     client,
     django_capture_on_commit_callbacks,
@@ -135,12 +143,14 @@ def walk_to_setup(
     password="correct horse battery",
 ):
     assert client.get("/").status_code == 200
-    client.post("/login/", {"username": username})
-    assert client.get("/login/continue/").url == "/add/"
+    start_enrollment(client, username, password)
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/add/")
-    client.post("/add/verify/", {"code": code_from_email()})
-    assert client.post("/add/password/", {"password": password}).url == "/add/app/"
+    # The password was typed at login: the code leads straight on.
+    assert client.post("/add/verify/", {"code": code_from_email()}).url == (
+        "/add/password/"
+    )
+    assert client.get("/add/password/").url == "/add/app/"
     client.post("/add/app/")
     assert client.post("/add/platform/", {"platform": "android"}).url == "/add/setup/"
     return client.get("/add/setup/").content.decode()
@@ -168,8 +178,7 @@ def test_the_wizard_enrolls_and_logs_in_with_a_passcode(
 def test_a_wrong_email_code_is_refused_and_attempts_are_limited(
     client, user, django_capture_on_commit_callbacks
 ):
-    client.post("/login/", {"username": "alice"})
-    client.get("/login/continue/")
+    start_enrollment(client)
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/add/")
     right = code_from_email()
@@ -185,8 +194,7 @@ def test_a_wrong_email_code_is_refused_and_attempts_are_limited(
 def test_codes_cannot_be_resent_at_once(
     client, user, django_capture_on_commit_callbacks
 ):
-    client.post("/login/", {"username": "alice"})
-    client.get("/login/continue/")
+    start_enrollment(client)
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/add/")
         response = client.post("/add/", follow=True)
@@ -195,8 +203,7 @@ def test_codes_cannot_be_resent_at_once(
 
 
 def test_skipping_steps_sends_you_back(client, user):
-    client.post("/login/", {"username": "alice"})
-    client.get("/login/continue/")
+    start_enrollment(client)
     assert client.get("/add/platform/").url == "/add/"
     assert client.post("/add/platform/", {"platform": "android"}).url == "/add/"
     assert client.get("/authenticators/").url == "/login/"

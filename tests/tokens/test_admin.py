@@ -9,10 +9,21 @@ from tokens.models import ApiClient, AuditEvent, Policy, Token
 pytestmark = pytest.mark.django_db
 
 
+def verified_login(client, user, token) -> None:
+    """A session that passed both factors, as the portal leaves it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = token.persistent_id
+    session.save()
+
+
 @pytest.fixture
-def staff(client, db):
+def staff(client, db, enroll):
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(admin)
+    device = enroll(admin)
+    verified_login(client, admin, Token.objects.get(serial=device.serial))
     return client
 
 
@@ -40,12 +51,12 @@ def test_assign_token_action_asks_for_a_policy_then_shows_the_activation(
 
 def test_lifecycle_actions_change_state_and_audit(staff, user, enroll):
     enroll(user)
-    token = Token.objects.get()
+    token = Token.objects.get(user=user)
     url = "/admin/tokens/token/"
     act(staff, url, "suspend", [token.pk])
-    assert Token.objects.get().state == "suspended"
+    assert Token.objects.get(user=user).state == "suspended"
     act(staff, url, "resume", [token.pk])
-    assert Token.objects.get().state == "active"
+    assert Token.objects.get(user=user).state == "active"
     Token.objects.update(state="locked", failure_count=5)
     act(staff, url, "unlock", [token.pk])
     token.refresh_from_db()
@@ -59,7 +70,7 @@ def test_lifecycle_actions_change_state_and_audit(staff, user, enroll):
 
 def test_resync_action_takes_two_codes(staff, user, enroll, make_policy):
     device = enroll(user, make_policy(otp_kind="hotp"))
-    token = Token.objects.get()
+    token = Token.objects.get(user=user)
     url = "/admin/tokens/token/"
     assert b"consecutive" in act(staff, url, "resync", [token.pk]).content
     act(
@@ -71,12 +82,12 @@ def test_resync_action_takes_two_codes(staff, user, enroll, make_policy):
         first=device.code(counter=50),
         second=device.code(counter=51),
     )
-    assert Token.objects.get().counter == 52
+    assert Token.objects.get(user=user).counter == 52
 
 
 def test_token_pages_never_show_the_seed(staff, user, enroll):
     device = enroll(user)
-    token = Token.objects.get()
+    token = Token.objects.get(user=user)
     page = staff.get(f"/admin/tokens/token/{token.pk}/change/").content.decode()
     assert token.serial in page
     assert token.seed_encrypted not in page and device.seed.hex() not in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.db import transaction
+from django.utils import timezone
 
 from tokens.models import Token
 from tokens.services.audit import audit_record, audit_token_act
@@ -21,6 +22,29 @@ def usable_tokens(user) -> list[Token]:
             user=user, state__in=(Token.State.ACTIVE, Token.State.LOCKED)
         ).select_related("policy")
     )
+
+
+def locked_notice(tokens: list[Token]) -> str | None:
+    """What to tell a user (whose password was right) when every usable token
+    is locked: why, and until when. None while one still works."""
+    if not tokens or any(t.state != Token.State.LOCKED for t in tokens):
+        return None
+    ends = [t.locked_until for t in tokens]
+    why = (
+        "Your authenticator is locked after too many wrong passcodes or a "
+        "reported login request."
+    )
+    if any(end is None for end in ends):
+        return why + " Ask your administrator to unlock it."
+    minutes = max(1, round((min(ends) - timezone.now()).total_seconds() / 60 + 0.5))
+    return why + f" It unlocks by itself in about {minutes} minute(s); try again then."
+
+
+def _refuse_locked(tokens, username: str, ip) -> None:
+    notice = locked_notice(tokens)
+    if notice:
+        _audit_login("failure", username, ip, reason="locked")
+        raise ServiceError("tokens_locked", notice, status=403)
 
 
 def portal_login_check(
@@ -46,8 +70,10 @@ def portal_login_check(
     user = authenticate(request, username=username, password=password)
     if user is None:
         return refuse("password")
+    tokens = usable_tokens(user)
+    _refuse_locked(tokens, username, ip)
     outcome = verify_tokens(
-        tokens=usable_tokens(user),
+        tokens=tokens,
         username=username,
         passcode=passcode,
         source="portal",
@@ -82,13 +108,26 @@ def portal_push_start(
 ):
     """Password, then a push to the user's devices.
 
-    Returns (user, challenge), or (None, None) for a wrong password. Raises
-    ``ServiceError`` when the push fatigue limits refuse a new push.
+    Returns (user, challenge), (None, None) for a wrong password, or (user,
+    None) for a right password and no authenticator yet (the caller starts
+    enrollment: the password comes first, so the pages never tell a stranger
+    which accounts have no authenticator). Raises ``ServiceError`` when every
+    token is locked (saying why and until when) or when the push fatigue
+    limits refuse a new push.
     """
     user = authenticate(request, username=username, password=password)
     if user is None:
         _audit_login("failure", username, ip, reason="password", method="push")
         return None, None
+    tokens = usable_tokens(user)
+    if not tokens:
+        _audit_login("info", username, ip, reason="no authenticator: enroll")
+        return user, None
+    _refuse_locked(tokens, username, ip)
+    if not push_tokens(user):
+        raise ServiceError(
+            "use_passcode", "Use a passcode from your authenticator to log in."
+        )
     challenge = push_create(
         username=user.get_username(),
         application=PORTAL_APPLICATION,

@@ -1,7 +1,9 @@
 """The emailed six-digit code of the Add Authenticator wizard.
 
 The state lives in the user's server-side session as a plain dict holding only
-a keyed digest of the code, its expiry, the attempts and the last send.
+a keyed digest of the code, its expiry, the attempts and the last send. The
+limits that matter are kept per user in the cache as well: a fresh session
+must not bring fresh guesses or fresh emails.
 """
 
 from __future__ import annotations
@@ -15,11 +17,25 @@ from django.conf import settings
 
 from tokens.services.audit import audit_record
 from tokens.services.notify import send_templated
+from tokens.services.throttle import allow
 
 LIFETIME = 600  # seconds
 MAX_ATTEMPTS = 5
 RESEND_AFTER = 30  # seconds between sends
 MAX_SENDS = 5
+USER_SENDS_PER_HOUR = 5  # across all sessions
+USER_GUESSES_PER_HOUR = 10  # across all sessions
+
+
+def _audit_throttled(user, ip, step: str) -> None:
+    audit_record(
+        action="portal.throttled",
+        outcome="failure",
+        username=user.get_username(),
+        source="portal",
+        ip=ip,
+        step=step,
+    )
 
 
 def _digest(code: str, username: str) -> str:
@@ -45,6 +61,15 @@ def verification_send(
         return (
             state,
             f"A code was just sent. You can ask for another in {wait} seconds.",
+        )
+    if not allow(
+        "verify-send", user.get_username(), limit=USER_SENDS_PER_HOUR, window=3600
+    ):
+        _audit_throttled(user, ip, "verification_send")
+        return (
+            state,
+            "Too many codes were sent for this account. Wait an hour or ask "
+            "your administrator.",
         )
     code = f"{secrets.randbelow(10**6):06d}"
     state.update(
@@ -82,6 +107,15 @@ def verification_check(
         refusal = "This code has expired. Send a new one."
     elif state.get("attempts", 0) >= MAX_ATTEMPTS:
         refusal = "Too many wrong codes. Send a new one."
+    elif not allow(
+        "verify-check", user.get_username(), limit=USER_GUESSES_PER_HOUR, window=3600
+    ):
+        _audit_throttled(user, ip, "verification_check")
+        return (
+            state,
+            "Too many codes were tried for this account. Wait an hour or ask "
+            "your administrator.",
+        )
     elif not hmac.compare_digest(
         _digest(str(code).strip(), user.get_username()), state["digest"]
     ):
