@@ -133,9 +133,16 @@ class Device:
         }
 
     def answer_frame(
-        self, challenge_id: str, decision: str, number="", otp: str = ""
+        self, challenge_id: str, decision: str, number="", otp: str | None = None
     ) -> dict:
-        """A version 1 answer, or version 2 with ``otp`` (the PIN proof)."""
+        """A version 1 answer, or version 2 with ``otp`` (the PIN proof).
+
+        Left out, ``otp`` follows the protocol: a token-PIN token proves its
+        PIN (version 2) when approving; ``otp=""`` forces version 1.
+        """
+        if otp is None:
+            token_pin = self.policy.get("pin_mode") == "token"
+            otp = self.code() if token_pin and decision == "approve" else ""
         number_text = "" if number in ("", None) else str(number)
         frame = {
             "type": "answer",

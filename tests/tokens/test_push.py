@@ -40,7 +40,7 @@ def submit(frame: dict, **forged):
     return push_answer(**{**fields, **forged})
 
 
-def answer(device, challenge, decision="approve", number=None, otp=""):
+def answer(device, challenge, decision="approve", number=None, otp=None):
     """The device answers; approving picks the right number unless told."""
     if number is None and decision == "approve":
         number = challenge.number if challenge.number is not None else ""
@@ -347,10 +347,10 @@ def test_a_wrong_pin_proof_is_refused_and_counted(user, enroll, make_policy):
 
 
 def test_after_a_proof_version_1_approvals_are_refused(user, enroll, make_policy):
-    device = enroll(user, make_policy(pin_mode="token"))
+    device = enroll(user, make_policy(pin_mode="none"))
     answer(device, create(), otp=device.code())
     with pytest.raises(ServiceError) as refused:
-        answer(device, create(application="Mail"))
+        answer(device, create(application="Mail"), otp="")
     assert refused.value.code == "proof_required"
     # Denying needs no proof.
     assert answer(device, create(application="Wiki"), "deny").state == "denied"
@@ -365,3 +365,26 @@ def test_a_proof_signed_for_another_code_is_refused(user, enroll, make_policy):
     with pytest.raises(ServiceError) as refused:
         submit(frame, otp=device.code())  # not what was signed
     assert refused.value.code == "invalid_signature"
+
+
+def test_a_token_pin_token_must_prove_its_pin_from_its_first_approval(
+    user, enroll, make_policy
+):
+    """A thief with a copy of the phone's storage can sign a version 1 answer
+    without the PIN: the policy says token PIN, so the server wants the proof."""
+    device = enroll(user, make_policy(pin_mode="token"))
+    challenge = create()
+    with pytest.raises(ServiceError) as refused:
+        answer(device, challenge, otp="")
+    assert refused.value.code == "proof_required"
+    assert "PIN" in refused.value.detail
+    challenge.refresh_from_db()
+    assert challenge.state == "pending"
+    assert answer(device, challenge).state == "approved"  # version 2
+
+
+def test_a_token_without_a_pin_may_still_answer_with_version_1(
+    user, enroll, make_policy
+):
+    device = enroll(user, make_policy(pin_mode="none"))
+    assert answer(device, create(), otp="").state == "approved"

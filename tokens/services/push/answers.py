@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tokens.events import announce_push_state
-from tokens.models import PushChallenge, Token
+from tokens.models import Policy, PushChallenge, Token
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.notify import send_templated
@@ -82,7 +82,9 @@ def push_answer(
         # One query for the challenge and the answering token, when the
         # challenge went to that token; anything else is "no such request".
         link = (
-            _Link.objects.select_related("pushchallenge", "token", "token__user")
+            _Link.objects.select_related(
+                "pushchallenge", "token", "token__user", "token__policy"
+            )
             .filter(
                 pushchallenge_id=pk,
                 token__serial=serial,
@@ -161,12 +163,15 @@ def push_answer(
 
 def _proof_refusal(token: Token, otp: str, username: str, source: str):
     """For an approval: a version 2 proof must match (a wrong one counts as a
-    failed passcode); a token that gave one before must give one again."""
+    failed passcode). A token whose policy has a token PIN must give one from
+    its first approval (a copy of the phone's storage can sign a version 1
+    answer without the PIN), and so must a token that gave one before."""
     if not otp:
-        if token.push_proof:
+        if token.push_proof or token.policy.pin_mode == Policy.PinMode.TOKEN:
             return ServiceError(
                 "proof_required",
-                "This device must prove its PIN to approve (protocol version 2).",
+                "This token has a token PIN: approving needs the PIN's proof "
+                "(a version 2 answer with a current code).",
                 status=403,
             )
         return None
