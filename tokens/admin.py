@@ -90,7 +90,16 @@ class PolicyAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Lockout", {"fields": ("lockout_threshold", "auto_unlock_minutes")}),
+        (
+            "Lockout",
+            {
+                "fields": (
+                    "lockout_threshold",
+                    "auto_unlock_minutes",
+                    "auto_unlock_max_minutes",
+                )
+            },
+        ),
     )
 
 

@@ -89,7 +89,17 @@ class Policy(models.Model):
         help_text=_("Consecutive failed validations that lock a token."),
     )
     auto_unlock_minutes = models.PositiveIntegerField(
-        default=0, help_text=_("Minutes until a locked token unlocks; 0 = never.")
+        default=5,
+        help_text=_(
+            "Minutes of the first lock after too many failures; each further "
+            "lockout doubles it. 0 = locked until an administrator unlocks "
+            "(anyone who knows the username could then lock a user out)."
+        ),
+    )
+    auto_unlock_max_minutes = models.PositiveIntegerField(
+        default=24 * 60,
+        validators=[MinValueValidator(1)],
+        help_text=_("The longest a doubled lock lasts."),
     )
     otp_window = models.PositiveSmallIntegerField(
         default=1,
@@ -192,6 +202,11 @@ class Token(Device):
         default=0, editable=False, help_text="TOTP clock drift in steps (resync)."
     )
     failure_count = models.PositiveIntegerField(default=0)
+    lockouts = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Lockouts since the last successful login (each doubles the next).",
+    )
     locked_until = models.DateTimeField(null=True, blank=True)
     device_public_key = models.BinaryField(null=True, blank=True, editable=False)
     server_pin_digest = models.CharField(max_length=64, blank=True, editable=False)
@@ -329,6 +344,12 @@ class PushChallenge(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     tokens = models.ManyToManyField(Token, related_name="push_challenges", blank=True)
     application = models.CharField(max_length=80)
+    application_key = models.CharField(
+        max_length=80,
+        default="",
+        editable=False,
+        help_text=_("The application as the fatigue limits compare it."),
+    )
     ip = models.GenericIPAddressField(null=True, blank=True)
     browser = models.CharField(max_length=120, blank=True)
     source = models.CharField(max_length=40, help_text=_("Which door created it."))
@@ -353,11 +374,12 @@ class PushChallenge(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            # Push fatigue: one pending challenge per user and application.
+            # Push fatigue: one pending challenge per user and application
+            # ("Okta" and " OKTA" are one application: tokens.wire.fatigue_key).
             models.UniqueConstraint(
-                fields=["username", "application"],
+                fields=["username", "application_key"],
                 condition=models.Q(state="pending"),
-                name="one_pending_push_per_application",
+                name="one_pending_push_per_application_key",
             ),
         ]
 

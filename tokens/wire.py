@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -85,3 +86,16 @@ def client_address(
             return str(address)
         peer = address
     return str(peer)
+
+
+def fatigue_key(text: str) -> str:
+    """What two application names must share to count as the same one.
+
+    "Okta", "okta", "Okta" with a zero-width space and " OKTA " are one
+    application to a person reading the phone, so they are one to the push
+    fatigue limits too: NFKC (full-width and compatibility forms), case
+    folded, invisible format characters removed, white space collapsed.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cf", "Cc"})
+    return " ".join(text.split())

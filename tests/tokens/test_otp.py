@@ -54,7 +54,7 @@ def test_failures_lock_the_token_at_the_threshold(device):
     for _ in range(5):
         assert not check("000000" if device.code() != "000000" else "111111")
     token = Token.objects.get()
-    assert token.state == "locked" and token.locked_until is None
+    assert token.state == "locked" and token.locked_until is not None
     assert not check(device.code(later()), later())
     assert AuditEvent.objects.filter(action="token.lock").count() == 1
 
@@ -196,3 +196,58 @@ def test_the_same_code_on_twenty_connections_is_accepted_once(user, enroll):
         thread.join()
     assert len(results) == 20
     assert results.count(True) == 1
+
+
+def wrong(device) -> str:
+    return "000000" if device.code() != "000000" else "111111"
+
+
+def test_each_lockout_doubles_the_lock_up_to_the_cap(user, enroll, make_policy):
+    """Five wrong codes from any API client lock a user for minutes, not for
+    good; a persistent attacker gets longer locks, never a permanent one."""
+    enroll(
+        user,
+        make_policy(
+            lockout_threshold=2, auto_unlock_minutes=5, auto_unlock_max_minutes=30
+        ),
+    )
+    lengths = []
+    for _ in range(4):
+        for _ in range(2):
+            check("999999")
+        token = Token.objects.get()
+        assert token.state == "locked"
+        lengths.append(
+            round((token.locked_until - timezone.now()).total_seconds() / 60)
+        )
+        Token.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+        check("999999")  # unlocks on the way (and counts one failure)
+        Token.objects.update(failure_count=0)
+    assert lengths == [5, 10, 20, 30]
+
+
+def test_a_success_resets_the_doubling(user, enroll, make_policy):
+    device = enroll(user, make_policy(lockout_threshold=2, auto_unlock_minutes=5))
+    for _ in range(2):
+        check(wrong(device))
+    Token.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+    assert check(device.code(later()), later())
+    assert Token.objects.get().lockouts == 0
+    for _ in range(2):
+        check(wrong(device))
+    token = Token.objects.get()
+    assert round((token.locked_until - timezone.now()).total_seconds() / 60) == 5
+
+
+def test_a_policy_may_still_lock_for_good(user, enroll, make_policy):
+    enroll(user, make_policy(lockout_threshold=2, auto_unlock_minutes=0))
+    for _ in range(2):
+        check("999999")
+    token = Token.objects.get()
+    assert token.state == "locked" and token.locked_until is None
+
+
+def test_the_default_policy_locks_temporarily():
+    from tokens.selectors import policy_default
+
+    assert policy_default().auto_unlock_minutes == 5

@@ -388,3 +388,39 @@ def test_a_token_without_a_pin_may_still_answer_with_version_1(
 ):
     device = enroll(user, make_policy(pin_mode="none"))
     assert answer(device, create(), otp="").state == "approved"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["okta", "Okta\u200b", " OKTA ", "Ｏｋｔａ", "O\u200dk\u2060ta", "OKTA\n"],
+)
+def test_push_fatigue_sees_through_spelling(user, enroll, spelling):
+    enroll(user)
+    create(application="Okta")
+    with pytest.raises(ServiceError) as refused:
+        create(application=spelling)
+    assert refused.value.code == "push_pending"
+    event = AuditEvent.objects.filter(action="push.refused").latest("id")
+    assert event.detail["reason"] == "push_pending"
+
+
+def test_a_denial_cools_down_every_spelling(user, enroll):
+    device = enroll(user)
+    answer(device, create(application="Okta"), "deny")
+    with pytest.raises(ServiceError) as refused:
+        create(application="oKTA\u200b")
+    assert refused.value.code == "push_cooldown"
+    assert create(application="Mail").state == "pending"
+
+
+def test_pending_pushes_are_capped_per_user_across_applications(user, enroll):
+    enroll(user)
+    for name in ("VPN", "Mail", "Wiki"):
+        create(application=name)
+    with pytest.raises(ServiceError) as refused:
+        create(application="Chat")
+    assert refused.value.code == "push_pending_limit"
+    assert PushChallenge.objects.filter(state="pending").count() == 3
+    assert AuditEvent.objects.filter(
+        action="push.refused", detail__reason="push_pending_limit"
+    ).exists()

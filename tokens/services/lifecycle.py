@@ -39,6 +39,7 @@ def _transition(*, token: Token, action: str, actor: str) -> Token:
     token.confirmed = target == S.ACTIVE
     if action in ("unlock", "resume"):
         token.failure_count = 0
+        token.lockouts = 0
         token.locked_until = None
     if action == "revoke":
         token.seed_encrypted = ""

@@ -6,7 +6,10 @@ Guarantees:
 - a code is consumed by one conditional UPDATE, so the same code sent on many
   connections at once is accepted exactly once;
 - only active tokens authenticate; failures are counted and lock the token at
-  the policy's threshold, optionally unlocking after the policy's delay;
+  the policy's threshold: for the policy's delay, doubled with each lockout
+  since the last success and capped (so five wrong codes from any API client
+  cannot lock a user out for good), or until an administrator unlocks it
+  when the policy's delay is 0;
 - every attempt is audited, and callers learn only accept or reject.
 """
 
@@ -88,6 +91,7 @@ def _auto_unlock(token: Token, username: str) -> None:
 def _success_fields(now, pin_to_set: str | None, token: Token) -> dict:
     fields = {
         "failure_count": 0,
+        "lockouts": 0,
         "last_used_at": now,
         "enrolled_at": Coalesce(F("enrolled_at"), now),
     }
@@ -147,13 +151,23 @@ def _count_failures(tokens: list[Token]) -> list[str]:
         state=Token.State.ACTIVE,
         failure_count__gte=F("policy__lockout_threshold"),
     ).select_related("policy"):
-        minutes = token.policy.auto_unlock_minutes
+        minutes = lock_minutes(token.policy, token.lockouts)
         Token.objects.filter(pk=token.pk, state=Token.State.ACTIVE).update(
             state=Token.State.LOCKED,
             locked_until=now + timedelta(minutes=minutes) if minutes else None,
+            lockouts=F("lockouts") + 1,
         )
         locked.append(token.serial)
     return locked
+
+
+def lock_minutes(policy: Policy, lockouts: int) -> int:
+    """How long the next lock lasts after ``lockouts`` earlier ones: the
+    policy's delay doubled each time, capped; 0 means until an admin acts."""
+    first = policy.auto_unlock_minutes
+    if not first:
+        return 0
+    return min(first * 2 ** min(lockouts, 30), policy.auto_unlock_max_minutes)
 
 
 def _audit_locks(serials: list[str], username: str, source: str) -> None:

@@ -225,6 +225,7 @@ def _decide(challenge, token, decision, number_text, signature) -> AnswerResult 
             last_used_at=now,
             enrolled_at=Coalesce(F("enrolled_at"), now),
             failure_count=0,
+            lockouts=0,
         )
     announce_push_state(
         challenge.pk,

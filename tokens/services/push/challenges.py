@@ -16,8 +16,10 @@ from tokens.models import PushChallenge, Token
 from tokens.selectors import policy_default
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
+from tokens.wire import fatigue_key
 
 S = PushChallenge.State
+MAX_PENDING_PER_USER = 3  # across all applications
 _Link = PushChallenge.tokens.through  # which tokens a challenge went to
 
 
@@ -115,10 +117,32 @@ def push_create(
     """Start a push to the user's devices (or to ``tokens`` only).
 
     Raises ``ServiceError`` (429) while another push for this user and
-    application is pending, or during the cool-down after a denial.
+    application is pending, while ``MAX_PENDING_PER_USER`` pushes for the user
+    are pending across all applications, or during the cool-down after a
+    denial. Applications are compared as ``fatigue_key`` spells them, so
+    "Okta" and " OKTA" are one. Every refusal is audited.
     """
     application = _clean_text(application, "application", 80, required=True)
     browser = _clean_text(browser, "browser", 120, required=False)
+    try:
+        return _create(username, application, source, ip, browser, client, tokens)
+    except ServiceError as refusal:
+        if refusal.status == 429:
+            audit_record(
+                action="push.refused",
+                outcome="failure",
+                username=username,
+                source=source,
+                ip=ip,
+                client=client,
+                application=application,
+                reason=refusal.code,
+            )
+        raise
+
+
+def _create(username, application, source, ip, browser, client, tokens):
+    key = fatigue_key(application)[:80]
     if tokens is None:
         tokens = _push_tokens_of(username)
     if tokens:
@@ -136,12 +160,22 @@ def push_create(
     matching = any(p.number_matching for p in policies)
     lifetime = timedelta(seconds=min(p.push_lifetime_seconds for p in policies))
     with transaction.atomic():
-        _refuse_fatigue(username, application, policies, now)
+        if user_id is not None:
+            # Concurrent creates for one user queue here, so the per-user
+            # cap holds across applications (one application: the constraint).
+            list(
+                get_user_model()
+                .objects.select_for_update()
+                .filter(pk=user_id)
+                .values_list("pk")
+            )
+        _refuse_fatigue(username, key, policies, now)
         created = timezone.now()
         challenge = PushChallenge(
             user_id=user_id,
             username=username,
             application=application,
+            application_key=key,
             ip=ip or None,
             browser=browser,
             source=source,
@@ -188,23 +222,34 @@ def _pending_error() -> ServiceError:
     )
 
 
-def _refuse_fatigue(username, application, policies, now) -> None:
-    """One query: this user's pending and recently denied requests for this
-    application. A pending one past its expiry is expired on the way."""
+def _refuse_fatigue(username, key, policies, now) -> None:
+    """One query: this user's pending requests (any application) and recently
+    denied ones for this application. A pending one past its expiry is
+    expired on the way."""
     cooldown = timedelta(seconds=max(p.push_deny_cooldown_seconds for p in policies))
     recent = PushChallenge.objects.filter(
-        Q(state=S.PENDING) | Q(state=S.DENIED, answered_at__gt=now - cooldown),
+        Q(state=S.PENDING)
+        | Q(state=S.DENIED, answered_at__gt=now - cooldown, application_key=key),
         username=username,
-        application=application,
     )
     denied = False
+    pending = 0
     for challenge in recent:
         if challenge.state == S.DENIED:
             denied = True
-        elif challenge.expires_at > now:
+        elif challenge.expires_at <= now:
+            _expire(challenge)
+        elif challenge.application_key == key:
             raise _pending_error()
         else:
-            _expire(challenge)
+            pending += 1
+    if pending >= MAX_PENDING_PER_USER:
+        raise ServiceError(
+            "push_pending_limit",
+            f"{pending} login requests are already waiting on the phone. Answer "
+            "them, or wait until they expire.",
+            status=429,
+        )
     if denied:
         raise ServiceError(
             "push_cooldown",
