@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from tests.tokens.test_push import answer
 from tests.ws.test_token_status import run_async
-from tokens.models import PushChallenge
+from tokens.models import AuditEvent, PushChallenge
 from tokens.services.apiclients import api_client_create
 
 
@@ -83,6 +83,7 @@ class Reply:
     def __init__(self, response):
         self.status_code = response["status"]
         self.body = response["body"]
+        self.headers = {k.decode(): v.decode() for k, v in response.get("headers", [])}
 
     def json(self):
         return json.loads(self.body)
@@ -216,7 +217,10 @@ def test_the_status_is_private_to_its_application_and_checked(rp, user, enroll):
     assert other.status_code == unknown.status_code == nested.status_code == 404
     assert anonymous.status_code == 401 and bad_key.status_code == 401
     assert bad_wait.status_code == 400 and bad_wait.json()["error"] == "invalid_request"
-    assert post.status_code == 405
+    assert post.status_code == 405 and post.headers["Allow"] == "GET"
+    refused = AuditEvent.objects.filter(action="api.unauthorized")
+    assert refused.count() == 2
+    assert refused.first().detail["path"] == f"/api/v1/auth/push/{challenge_id}"
 
 
 @pytest.mark.django_db

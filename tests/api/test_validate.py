@@ -100,3 +100,17 @@ def test_the_openapi_schema_and_docs_are_served(client):
     assert "/api/v1/auth/validate" in text and "/api/v1/device/activate" in text
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"redoc" in docs.content.lower()
+
+
+def test_the_audit_keeps_the_relying_partys_address_beside_the_reported_one(
+    rp, user, enroll
+):
+    enroll(user)
+    rp.post(
+        URL,
+        {"username": "alice", "passcode": "000000", "ip": "203.0.113.9"},
+        format="json",
+        REMOTE_ADDR="198.51.100.77",
+    )
+    event = AuditEvent.objects.filter(action="otp.validate").latest("id")
+    assert (event.ip, event.detail["rp_ip"]) == ("203.0.113.9", "198.51.100.77")

@@ -251,3 +251,25 @@ def test_the_default_policy_locks_temporarily():
     from tokens.selectors import policy_default
 
     assert policy_default().auto_unlock_minutes == 5
+
+
+def test_an_unknown_user_costs_the_same_work_as_a_wrong_code(device, monkeypatch):
+    """Timing must not tell who exists: the same statements, and a seed
+    decryption and the window's HMACs, for both (no wall-clock asserted)."""
+    from tokens.services import keys
+
+    opened = []
+    real_open = keys.open_seed
+    monkeypatch.setattr(
+        keys, "open_seed", lambda *a, **kw: opened.append(1) or real_open(*a, **kw)
+    )
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as known:
+        assert not check(wrong(device))
+    with CaptureQueriesContext(connection) as unknown:
+        assert not check(wrong(device), username="nobody")
+    shape = lambda q: q["sql"].split()[0]  # noqa: E731
+    assert [shape(q) for q in known] == [shape(q) for q in unknown]
+    assert opened == [1, 1]

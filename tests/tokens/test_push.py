@@ -424,3 +424,23 @@ def test_pending_pushes_are_capped_per_user_across_applications(user, enroll):
     assert AuditEvent.objects.filter(
         action="push.refused", detail__reason="push_pending_limit"
     ).exists()
+
+
+def test_approvals_record_the_protocol_version_and_the_proofs(
+    user, enroll, make_policy
+):
+    pinned = enroll(user, make_policy(pin_mode="token"))
+    answer(pinned, create())
+    plain = enroll(user, make_policy(pin_mode="none"))
+    answer(plain, create(application="Mail"), otp="")
+    records = AuditEvent.objects.filter(action="push.answer", outcome="success")
+    seen = {e.serial: e.detail for e in records}
+    assert (seen[pinned.serial]["version"], seen[pinned.serial]["pin_proof"]) == (
+        2,
+        True,
+    )
+    assert (seen[plain.serial]["version"], seen[plain.serial]["pin_proof"]) == (
+        1,
+        False,
+    )
+    assert seen[plain.serial]["webauthn"] is False

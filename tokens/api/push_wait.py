@@ -19,7 +19,9 @@ from channels.generic.http import AsyncHttpConsumer
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from tokens.addresses import scope_ip
 from tokens.events import push_group
+from tokens.services.audit import audit_record
 from tokens.services.apiclients import api_client_authenticate
 from tokens.services.push import push_for_client, push_state_now
 
@@ -107,9 +109,10 @@ class PushStatusConsumer(AsyncHttpConsumer):
         await json_response(self, status, body, *extra)
 
     async def error(self, status: int, code: str, detail: str) -> None:
-        extra = (
-            [(b"WWW-Authenticate", b'Bearer realm="tessera"')] if status == 401 else []
-        )
+        extra = {
+            401: [(b"WWW-Authenticate", b'Bearer realm="tessera"')],
+            405: [(b"Allow", b"GET")],
+        }.get(status, [])
         await self.reply(status, {"error": code, "detail": detail}, *extra)
 
     async def handle(self, body):
@@ -121,6 +124,13 @@ class PushStatusConsumer(AsyncHttpConsumer):
             await database_sync_to_async(api_client_authenticate)(key) if key else None
         )
         if client is None:
+            await database_sync_to_async(audit_record)(
+                action="api.unauthorized",
+                outcome="failure",
+                source="api",
+                ip=scope_ip(self.scope),
+                path=self.scope.get("path", "")[:200],
+            )
             await self.error(401, "unauthorized", "A valid API key is required.")
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))

@@ -61,6 +61,7 @@ class ValidateView(JsonAPIView):
             source="api",
             ip=data.get("ip") or client_ip(request),
             client=request.auth.name,
+            rp_ip=client_ip(request),
         )
         body = {"result": outcome.result}
         if outcome.accepted:

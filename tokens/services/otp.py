@@ -10,7 +10,10 @@ Guarantees:
   since the last success and capped (so five wrong codes from any API client
   cannot lock a user out for good), or until an administrator unlocks it
   when the policy's delay is 0;
-- every attempt is audited, and callers learn only accept or reject.
+- every attempt is audited, and callers learn only accept or reject;
+- unknown users and users without a usable token cost the same work as a
+  wrong code (a seed decryption, the HMACs of a window, the failure-count
+  UPDATE and lock SELECT), so the time of a reject does not tell them apart.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.pins import pin_rule_error
 
 HOTP_LOOKAHEAD = 10
+_DUMMY_SERIAL = "TSR-0000-0000"
+_dummy_blob: dict[bytes, str] = {}  # per current seed key
 
 
 class Match(enum.Enum):
@@ -138,11 +143,24 @@ def _match(token: Token, passcode: str, now: float, username: str) -> Match:
     return Match.WRONG
 
 
+def _dummy_match(passcode: str, now: float) -> None:
+    """The work of ``_match`` on a wrong code, for a caller with no token."""
+    key = next(iter(keys.seed_keys().values()), b"")
+    if key not in _dummy_blob:
+        _dummy_blob[key] = keys.seal_seed(bytes(20), serial=_DUMMY_SERIAL)
+    seed = keys.open_seed(_dummy_blob[key], serial=_DUMMY_SERIAL)
+    step = oath.time_step(now, 30)
+    for t in range(step - 1, step + 2):
+        crypto.constant_time_equal(oath.hotp(seed, t, digits=6), passcode[-6:])
+
+
 def _count_failures(tokens: list[Token]) -> list[str]:
-    """Add one failure to each token; lock those at the threshold."""
-    ids = [t.pk for t in tokens]
-    if not ids:
-        return []
+    """Add one failure to each token; lock those at the threshold.
+
+    With no token it runs the same two statements on no row (a user without
+    tokens must not answer faster than one with a wrong code).
+    """
+    ids = [t.pk for t in tokens] or [0]  # no token has the primary key 0
     Token.objects.filter(pk__in=ids).update(failure_count=F("failure_count") + 1)
     now = timezone.now()
     locked = []
@@ -221,11 +239,19 @@ def verify_tokens(
     source: str,
     ip: str | None = None,
     client: str = "",
+    rp_ip: str | None = None,
     now: float | None = None,
 ) -> Outcome:
-    """Try ``passcode`` against ``tokens`` of one user; count and audit."""
+    """Try ``passcode`` against ``tokens`` of one user; count and audit.
+
+    ``ip`` is the end user's address (as a relying party reports it);
+    ``rp_ip`` the address the request itself came from, audited beside it.
+    """
+    seen_from = {"rp_ip": rp_ip} if rp_ip else {}
     now = time.time() if now is None else now
     results = [(token, _match(token, passcode, now, username)) for token in tokens]
+    if not tokens:
+        _dummy_match(passcode, now)
     accepted = next((t for t, m in results if m is Match.ACCEPT), None)
     if accepted is not None:
         audit_record(
@@ -236,6 +262,7 @@ def verify_tokens(
             source=source,
             ip=ip,
             client=client,
+            **seen_from,
         )
         return Outcome(True, accepted)
     counted = [t for t, m in results if m in (Match.WRONG, Match.REPLAY)]
@@ -249,6 +276,7 @@ def verify_tokens(
         source=source,
         ip=ip,
         client=client,
+        **seen_from,
         reasons=reasons,
         **({"locked": locked} if locked else {}),
         **({} if tokens else {"reason": "no usable token or unknown user"}),
@@ -264,6 +292,7 @@ def validate_passcode(
     source: str,
     ip: str | None = None,
     client: str = "",
+    rp_ip: str | None = None,
     now: float | None = None,
 ) -> Outcome:
     """Validate ``passcode`` (or PIN + passcode) for ``username``.
@@ -285,6 +314,7 @@ def validate_passcode(
         source=source,
         ip=ip,
         client=client,
+        rp_ip=rp_ip,
         now=now,
     )
 

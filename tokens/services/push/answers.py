@@ -143,6 +143,7 @@ def push_answer(
                 ip=ip,
                 challenge=str(pk),
                 error=refusal.code,
+                version=2 if otp else 1,
             )
         else:
             audit_record(
@@ -154,6 +155,9 @@ def push_answer(
                 ip=ip,
                 challenge=str(pk),
                 decision=decision,
+                version=2 if otp else 1,
+                pin_proof=bool(otp),
+                webauthn=False,  # PROTOCOL §7 is not served yet
                 **({"reason": result.reason} if result.reason else {}),
             )
     if refusal is not None:
