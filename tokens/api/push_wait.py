@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from tokens.addresses import scope_ip
 from tokens.events import push_group
-from tokens.services.audit import audit_record
 from tokens.services.apiclients import api_client_authenticate
+from tokens.services.audit import audit_record
 from tokens.services.push import push_for_client, push_state_now
 
 MAX_WAIT = 25
