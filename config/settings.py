@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tokens.api.schema.add_async_paths",
+        "tokens.api.schema.closed_request_bodies",
     ],
 }
 

@@ -123,6 +123,10 @@ def activation_parse(text: str) -> Activation:
             f"it should have {ACTIVATION_CHARS}. Check that you copied all of it.",
         )
     payload = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    if b32_encode(payload) != cleaned:  # the last character's unused bits
+        raise ActivationStringError(
+            "invalid_activation", "This activation string has a typo."
+        )
     if payload[0] != PROTOCOL_VERSION:
         raise ActivationStringError(
             "invalid_activation",

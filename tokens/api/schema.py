@@ -73,3 +73,11 @@ def add_async_paths(result, generator, request, public):
         }
     }
     return result
+
+
+def closed_request_bodies(result, generator, request, public):
+    """Request bodies refuse unknown fields (``StrictSerializer``): say so."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -34,14 +35,42 @@ class StrictSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 0, "maximum": 99},
+            {"type": "string", "enum": [""]},
+        ],
+        "nullable": True,
+    }
+)
+class NumberPicked(serializers.JSONField):
+    """The number an answer picked: a whole number, or "" / null for none
+    (the service checks it; the schema says what it takes)."""
+
+
+@extend_schema_field(
+    {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+)
+class AddressField(serializers.IPAddressField):
+    """An IPv4 or IPv6 address, documented as such."""
+
+
+def username_field():
+    """A username as a relying party sends it: 1 to 150 characters, no NUL."""
+    return serializers.RegexField(
+        r"^[^\x00]+$", min_length=1, max_length=150, trim_whitespace=False
+    )
+
+
 class ValidateRequest(StrictSerializer):
-    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    username = username_field()
     passcode = serializers.RegexField(
         r"^[A-Za-z0-9]{6,24}$",
         max_length=24,
         error_messages={"invalid": "A passcode is 6 to 24 letters or digits."},
     )
-    ip = serializers.IPAddressField(required=False, help_text="The end user's IP.")
+    ip = AddressField(required=False, help_text="The end user's IP.")
 
 
 class ValidateResponse(serializers.Serializer):
@@ -55,9 +84,9 @@ class ErrorResponse(serializers.Serializer):
 
 
 class ActivateRequest(StrictSerializer):
-    activation = serializers.CharField(max_length=120)
-    ecdh_public_key = serializers.CharField(max_length=100)
-    device_public_key = serializers.CharField(max_length=100)
+    activation = serializers.CharField(min_length=1, max_length=120)
+    ecdh_public_key = serializers.CharField(min_length=1, max_length=100)
+    device_public_key = serializers.CharField(min_length=1, max_length=100)
     device_name = serializers.CharField(
         max_length=64, required=False, allow_blank=True, default=""
     )
@@ -75,7 +104,7 @@ class ActivateResponse(serializers.Serializer):
 
 
 class ConfirmRequest(StrictSerializer):
-    serial = serializers.CharField(max_length=16)
+    serial = serializers.CharField(min_length=1, max_length=16)
     otp = serializers.RegexField(r"^[0-9]{6,8}$", max_length=8)
     server_pin = serializers.CharField(
         max_length=16,
@@ -84,7 +113,7 @@ class ConfirmRequest(StrictSerializer):
         default="",
         trim_whitespace=False,
     )
-    signature = serializers.CharField(max_length=100)
+    signature = serializers.CharField(min_length=1, max_length=100)
 
 
 class ConfirmResponse(serializers.Serializer):
@@ -92,14 +121,17 @@ class ConfirmResponse(serializers.Serializer):
 
 
 class PushRequest(StrictSerializer):
-    username = serializers.CharField(max_length=150, trim_whitespace=False)
-    application = serializers.CharField(
-        max_length=80, help_text="Shown on the phone: what the user is logging in to."
+    username = username_field()
+    application = serializers.RegexField(
+        r"^[^\x00]*[^\x00\s][^\x00]*$",
+        max_length=80,
+        help_text="Shown on the phone: what the user is logging in to (not blank).",
     )
-    ip = serializers.IPAddressField(
+    ip = AddressField(
         required=False, help_text="The end user's IP, shown on the phone."
     )
-    browser = serializers.CharField(
+    browser = serializers.RegexField(
+        r"^[^\x00]*$",
         max_length=120,
         required=False,
         allow_blank=True,
@@ -121,15 +153,20 @@ class PushCreateResponse(serializers.Serializer):
 
 class AnswerRequest(StrictSerializer):
     type = serializers.ChoiceField(choices=["answer"], required=False)
-    id = serializers.CharField(max_length=36)
-    serial = serializers.CharField(max_length=16)
+    id = serializers.RegexField(
+        r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        max_length=36,
+        help_text="The challenge's id (a UUID).",
+    )
+    serial = serializers.CharField(min_length=1, max_length=16)
     decision = serializers.ChoiceField(choices=["approve", "deny", "fraud"])
-    number = serializers.JSONField(
+    number = NumberPicked(
         required=False,
         default=None,
+        allow_null=True,
         help_text='The number picked, or "" / null without number matching.',
     )
-    signature = serializers.CharField(max_length=100)
+    signature = serializers.CharField(min_length=1, max_length=100)
     otp = serializers.RegexField(
         r"^[0-9]{6,8}$",
         max_length=8,
