@@ -22,6 +22,9 @@ EMAIL_BACKEND = os.environ.get(
     "TESSERA_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
 )
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A live server that must hash passwords as production does (slowly).
+if os.environ.get("TESSERA_TEST_REAL_HASHERS"):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 # A file, not :memory:, so a live server in another process sees the same data.
 DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {

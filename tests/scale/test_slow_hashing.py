@@ -1,0 +1,87 @@
+"""A password hash never holds a validation behind it (SQLite, one process).
+
+The live server hashes with PBKDF2 as production does (hundreds of ms). Wrong
+portal passwords are posted, then a validation: the validation is answered
+while the password checks are still running, because pages run on a lane of
+their own. Before, all requests shared one thread and the validation waited
+for every hash ahead of it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.servers import free_port, start_daphne, stop
+from tokens.services.apiclients import api_client_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wrong_password_login(base: str, finished: list) -> None:
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(CookieJar())
+    )
+    page = opener.open(base + "/login/").read().decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    form = {"csrfmiddlewaretoken": token, "username": "root"}
+    opener.open(base + "/login/", urllib.parse.urlencode(form).encode()).read()
+    page = opener.open(base + "/login/continue/").read().decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    form = {"csrfmiddlewaretoken": token, "password": "wrong"}
+    request = urllib.request.Request(
+        base + "/login/continue/",
+        urllib.parse.urlencode(form).encode(),
+        headers={"Referer": base + "/login/continue/"},
+    )
+    opener.open(request).read()
+    finished.append(("login", time.monotonic()))
+
+
+def test_validations_do_not_queue_behind_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    get_user_model().objects.create_superuser("root", "r@example.com", "right one")
+    _, key = api_client_create(name="VPN", actor="test")
+    port = free_port()
+    server = start_daphne(
+        port,
+        {"SITE_URL": f"http://localhost:{port}", "TESSERA_TEST_REAL_HASHERS": "1"},
+        "slow-hashing.log",
+    )
+    base = f"http://localhost:{port}"
+    finished: list = []
+    try:
+        logins = [
+            threading.Thread(target=wrong_password_login, args=(base, finished))
+            for _ in range(3)
+        ]
+        for thread in logins:
+            thread.start()
+        time.sleep(0.3)  # the password forms are being posted
+        request = urllib.request.Request(
+            base + "/api/v1/auth/validate",
+            json.dumps({"username": "root", "passcode": "123456"}).encode(),
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read()) == {"result": "reject"}
+        finished.append(("validate", time.monotonic()))
+        for thread in logins:
+            thread.join(timeout=60)
+    finally:
+        stop(server)
+    order = [name for name, _ in sorted(finished, key=lambda item: item[1])]
+    assert len(order) == 4
+    # Three hashes run one after another on the pages lane; the validation
+    # does not wait for them (before, it came last or nearly).
+    assert order.index("validate") <= 1, order
