@@ -11,8 +11,8 @@ import json
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -56,38 +56,43 @@ def envlist(name: str, default: list[str]) -> list[str]:
 
 
 def database_from_url(url: str, sqlite_path: Path) -> dict:
-    """Return a Django DATABASES entry for ``url`` (postgres://…) or SQLite."""
+    """A Django DATABASES entry for ``url``, in dj-database-url's forms
+    (``postgres://user:pass@host:5432/db?sslmode=require``, ``sqlite:///path``),
+    or the embedded SQLite file when ``url`` is empty."""
     if not url:
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(sqlite_path),
-            # Kept per worker thread (config.handlers closes stale ones), so
-            # the PRAGMAs below run once per thread, not once per request.
-            "CONN_MAX_AGE": 600,
-            "OPTIONS": {
-                # WAL lets readers run beside the single writer; IMMEDIATE
-                # takes the write lock at BEGIN so concurrent writers queue
-                # instead of failing with "database is locked" mid-transaction.
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
-                    "PRAGMA busy_timeout=20000;"
-                ),
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
-    parsed = urlparse(url)
-    if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL")
+        return _sqlite(
+            {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path)}
+        )
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        return _sqlite(config)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL must be postgres:// or sqlite://")
+    return config
+
+
+def _sqlite(config: dict) -> dict:
     return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(parsed.path.lstrip("/")),
-        "USER": unquote(parsed.username or ""),
-        "PASSWORD": unquote(parsed.password or ""),
-        "HOST": parsed.hostname or "",
-        "PORT": str(parsed.port or ""),
-        "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
+        **config,
+        # Kept per worker thread (config.handlers closes stale ones), so
+        # the PRAGMAs below run once per thread, not once per request.
+        "CONN_MAX_AGE": 600,
+        "CONN_HEALTH_CHECKS": False,
+        "OPTIONS": {
+            # WAL lets readers run beside the single writer; IMMEDIATE
+            # takes the write lock at BEGIN so concurrent writers queue
+            # instead of failing with "database is locked" mid-transaction.
+            "init_command": (
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+                "PRAGMA busy_timeout=20000;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            **config.get("OPTIONS", {}),
+        },
     }
 
 

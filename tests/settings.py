@@ -26,7 +26,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if os.environ.get("TESSERA_TEST_REAL_HASHERS"):
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 # A file, not :memory:, so a live server in another process sees the same data.
-DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+# (On PostgreSQL, DATABASE_URL in bin/test, the test database is Django's own
+# test_<name>, which a live server reaches the same way.)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "device": "10000/minute",
     "device-poll": "10000/minute",

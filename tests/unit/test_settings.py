@@ -128,3 +128,24 @@ def test_the_embedded_server_shows_no_debug_page_to_the_network(tmp_path):
             assert leak not in body
     finally:
         stop(server)
+
+
+def test_database_urls_take_the_usual_forms(tmp_path):
+    from config.env import database_from_url
+
+    embedded = database_from_url("", tmp_path / "t.sqlite3")
+    assert embedded["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    given = database_from_url(f"sqlite:///{tmp_path}/other.db", tmp_path / "x")
+    assert given["NAME"] == f"{tmp_path}/other.db"
+    assert "journal_mode=WAL" in given["OPTIONS"]["init_command"]
+    pg = database_from_url(
+        "postgres://u:p%40ss@db.example:6543/tessera?sslmode=require", tmp_path
+    )
+    assert (pg["ENGINE"], pg["HOST"], pg["PORT"], pg["PASSWORD"], pg["NAME"]) == (
+        "django.db.backends.postgresql",
+        "db.example",
+        6543,
+        "p@ss",
+        "tessera",
+    )
+    assert pg["OPTIONS"] == {"sslmode": "require"} and pg["CONN_HEALTH_CHECKS"]
