@@ -160,3 +160,19 @@ def test_forwarded_headers_from_an_untrusted_peer_are_ignored(settings):
         await first.disconnect()
 
     run_async(run)
+
+
+def test_an_over_long_serial_in_a_socket_auth_is_refused_and_audited_cut():
+    async def run():
+        comm = device_socket()
+        await connect(comm)
+        await comm.send_json_to(
+            {"type": "auth", "serial": "S" * 4000, "signature": "x"}
+        )
+        reply = await comm.receive_json_from()
+        assert (reply["error"], reply["serial"]) == ("invalid_signature", "S" * 16)
+        await comm.disconnect()
+
+    run_async(run)
+    event = AuditEvent.objects.get(action="device.connect")
+    assert event.serial == "S" * 16
