@@ -113,27 +113,45 @@ def parse_seed_keys(value: str) -> dict[str, bytes]:
     return keys
 
 
+def _new_vapid_key() -> str:
+    """A P-256 private key as Web Push tools write it: b64u of 32 raw bytes."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    value = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+    return base64.urlsafe_b64encode(value.to_bytes(32, "big")).decode().rstrip("=")
+
+
+_GENERATORS = {
+    "secret_key": lambda: secrets.token_urlsafe(50),
+    "seed_keys": lambda: "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "pin_key": lambda: secrets.token_urlsafe(32),
+    "vapid_private_key": _new_vapid_key,
+}
+
+
 def local_secrets(path: Path) -> dict:
     """Load, or create on first run, the untracked file of generated secrets.
 
-    Only used when DEBUG is on (a laptop); production fails closed instead.
+    Only used for an ``http://`` SITE_URL (a laptop, a LAN test); a deployment
+    fails closed instead. A file from an older version gains the secrets it
+    lacks (the VAPID key, say); those it has are never replaced.
     """
-    if path.exists():
-        return json.loads(path.read_text())
+    data = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, make in _GENERATORS.items() if name not in data}
+    if not missing:
+        return data
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        "secret_key": secrets.token_urlsafe(50),
-        "seed_keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "pin_key": secrets.token_urlsafe(32),
-    }
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
+        json.dump({**missing, **data}, fh)
     try:
-        os.link(tmp, path)  # atomic: a concurrent first run keeps one winner
+        if data:
+            os.replace(tmp, path)  # an upgrade: the old values are kept
+        else:
+            os.link(tmp, path)  # atomic: a concurrent first run keeps one winner
     except FileExistsError:
         pass
     finally:
-        tmp.unlink()
+        tmp.unlink(missing_ok=True)
     return json.loads(path.read_text())

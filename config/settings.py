@@ -11,6 +11,7 @@ HTTPS protections of ``check --deploy`` are on.
 from __future__ import annotations
 
 import ipaddress
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -39,11 +40,15 @@ if _site.scheme not in {"http", "https"} or not _site.hostname:
 # Plain http is for development (localhost, a LAN test); https is a deployment.
 HTTPS = _site.scheme == "https"
 
+# Web Push (PROTOCOL §6): on unless a deployment cannot reach push services.
+TESSERA_WEBPUSH = envbool("TESSERA_WEBPUSH", True)
+
 _given = {
     "secret_key": envstr("DJANGO_SECRET_KEY"),
     "seed_keys": envstr("TESSERA_SEED_KEYS"),
     "pin_key": envstr("TESSERA_PIN_KEY"),
 }
+_optional = {"vapid_private_key": envstr("TESSERA_VAPID_PRIVATE_KEY")}
 if HTTPS:
     missing = [
         name
@@ -54,13 +59,15 @@ if HTTPS:
         )
         if not _given[key]
     ]
+    if TESSERA_WEBPUSH and not _optional["vapid_private_key"]:
+        missing.append("TESSERA_VAPID_PRIVATE_KEY (or TESSERA_WEBPUSH=off)")
     if missing:
         raise ImproperlyConfigured(
             "SITE_URL is https (a deployment) and these secrets are not set: "
             + ", ".join(missing)
         )
     _local = {}
-elif all(_given.values()):
+elif all(_given.values()) and (_optional["vapid_private_key"] or not TESSERA_WEBPUSH):
     _local = {}
 else:
     _local = local_secrets(DATA_DIR / "secrets.json")
@@ -68,6 +75,10 @@ else:
 SECRET_KEY = _given["secret_key"] or _local.get("secret_key", "")
 TESSERA_SEED_KEYS = parse_seed_keys(_given["seed_keys"] or _local.get("seed_keys", ""))
 TESSERA_PIN_KEY = (_given["pin_key"] or _local.get("pin_key", "")).encode()
+# b64u of the 32-byte P-256 private key (or a PEM) that signs VAPID JWTs.
+TESSERA_VAPID_PRIVATE_KEY = _optional["vapid_private_key"] or _local.get(
+    "vapid_private_key", ""
+)
 if len(SECRET_KEY) < 50 or len(TESSERA_PIN_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY / TESSERA_PIN_KEY too short")
 
@@ -243,6 +254,24 @@ SPECTACULAR_SETTINGS = {
         "tokens.api.schema.closed_request_bodies",
     ],
 }
+
+# Push services a subscription's endpoint may point at (host equal to, or a
+# subdomain of, one of these): the server never sends to an address a device
+# chose. Chrome/Android, Firefox, Safari/iOS, Edge.
+TESSERA_WEBPUSH_HOSTS = envlist(
+    "TESSERA_WEBPUSH_HOSTS",
+    [
+        "fcm.googleapis.com",
+        "push.services.mozilla.com",
+        "push.apple.com",
+        "notify.windows.com",
+    ],
+)
+# The VAPID ``sub`` claim: how a push service reaches the operator.
+TESSERA_WEBPUSH_CONTACT = envstr("TESSERA_WEBPUSH_CONTACT") or (
+    "mailto:" + parseaddr(DEFAULT_FROM_EMAIL)[1]
+)
+TESSERA_WEBPUSH_TIMEOUT = envint("TESSERA_WEBPUSH_TIMEOUT", 5)  # seconds
 
 # Device sockets: closed when no token authenticates within this many seconds;
 # at most this many open from one client address (per process).

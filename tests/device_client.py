@@ -63,6 +63,7 @@ class Device:
     otp: dict = field(default_factory=dict)
     policy: dict = field(default_factory=dict)
     counter: int = 0
+    activation_answer: dict = field(default_factory=dict)
 
     def activate_body(self, activation: str, name: str = "Test phone") -> dict:
         return {
@@ -75,6 +76,7 @@ class Device:
 
     def accept_activation(self, activation: str, answer: dict) -> None:
         enrollment_id, _code = parse_activation(activation)
+        self.activation_answer = answer
         self.serial = answer["serial"]
         self.otp = answer["otp"]
         self.policy = answer["policy"]
@@ -159,6 +161,18 @@ class Device:
         if otp:
             frame["otp"] = otp
         return frame
+
+    def webpush_body(self, endpoint: str, p256dh: str = "", auth: str = "") -> dict:
+        """PROTOCOL §6: register (or, with an empty endpoint, remove) a
+        Web Push subscription for this token."""
+        text = f"tessera/v1/webpush|{self.serial}|{endpoint}|{p256dh}|{auth}"
+        return {
+            "serial": self.serial,
+            "endpoint": endpoint,
+            "p256dh": p256dh,
+            "auth": auth,
+            "signature": self.sign(text),
+        }
 
     def poll_headers(self, now: float | None = None) -> dict:
         stamp = str(int(time.time() if now is None else now))

@@ -142,6 +142,7 @@ class TokenAdmin(admin.ModelAdmin):
         "state",
         "failure_count",
         "device_name",
+        "can_be_woken",
         "activated_at",
         "last_used_at",
     )
@@ -161,6 +162,8 @@ class TokenAdmin(admin.ModelAdmin):
         "enrolled_at",
         "last_used_at",
         "has_server_pin",
+        "can_be_woken",
+        "webpush_at",
     )
     fields = ("name", "policy", *readonly_fields)
     inlines = [EnrollmentInline]
@@ -179,6 +182,12 @@ class TokenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the audit trail keeps its serials
+
+    @admin.display(
+        boolean=True, description="Can be woken (Web Push)", ordering="webpush_at"
+    )
+    def can_be_woken(self, obj):
+        return obj.can_be_woken
 
     @admin.display(boolean=True, description="Server PIN set")
     def has_server_pin(self, obj):

@@ -216,6 +216,14 @@ class Token(Device):
         help_text="The device proves its token PIN when approving a push "
         "(answers of protocol version 2); version 1 approvals are then refused.",
     )
+    # PROTOCOL §6: the device's Web Push subscription (one per token). The
+    # endpoint's path is a capability: it is never logged or audited.
+    webpush_endpoint = models.CharField(max_length=1024, blank=True, editable=False)
+    webpush_p256dh = models.CharField(max_length=100, blank=True, editable=False)
+    webpush_auth = models.CharField(max_length=32, blank=True, editable=False)
+    webpush_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When it subscribed."
+    )
     device_name = models.CharField(max_length=64, blank=True)
     platform = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -230,6 +238,11 @@ class Token(Device):
 
     def __str__(self) -> str:
         return self.serial
+
+    @property
+    def can_be_woken(self) -> bool:
+        """Whether a closed app can be reached (a Web Push subscription)."""
+        return bool(self.webpush_endpoint)
 
     @property
     def is_event_based(self) -> bool:

@@ -41,6 +41,7 @@ def test_production_settings_pass_check_deploy(tmp_path):
         "TESSERA_SEED_KEYS": "k2:" + base64.b64encode(b"k" * 32).decode(),
         "TESSERA_PIN_KEY_FILE": str(key_file),
         "SITE_URL": "https://mfa.example.com",
+        "TESSERA_VAPID_PRIVATE_KEY": "x" * 43,
     }
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -149,3 +150,34 @@ def test_database_urls_take_the_usual_forms(tmp_path):
         "tessera",
     )
     assert pg["OPTIONS"] == {"sslmode": "require"} and pg["CONN_HEALTH_CHECKS"]
+
+
+def test_a_deployment_needs_a_vapid_key_unless_web_push_is_off(tmp_path):
+    env = {
+        "TESSERA_DATA_DIR": str(tmp_path),
+        "DJANGO_SECRET_KEY": "x7!" * 20 + "Zq9",
+        "TESSERA_SEED_KEYS": "k2:" + base64.b64encode(b"k" * 32).decode(),
+        "TESSERA_PIN_KEY": "p" * 40,
+        "SITE_URL": "https://mfa.example.com",
+    }
+    refused = manage("check", env=env)
+    assert refused.returncode != 0 and "TESSERA_VAPID_PRIVATE_KEY" in refused.stderr
+    assert manage("check", env={**env, "TESSERA_WEBPUSH": "off"}).returncode == 0
+
+
+def test_an_older_secrets_file_gains_a_vapid_key_and_keeps_the_rest(tmp_path):
+    import json
+
+    old = {
+        "secret_key": "s" * 60,
+        "seed_keys": "k1:" + "A" * 43 + "=",
+        "pin_key": "p" * 40,
+    }
+    (tmp_path / "secrets.json").write_text(json.dumps(old))
+    show = "from django.conf import settings; print(settings.TESSERA_VAPID_PRIVATE_KEY)"
+    result = manage("shell", "-c", show, env={"TESSERA_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "secrets.json").read_text())
+    assert {k: saved[k] for k in old} == old
+    assert len(saved["vapid_private_key"]) == 43
+    assert result.stdout.split()[-1] == saved["vapid_private_key"]

@@ -200,3 +200,41 @@ class ChallengeMessage(serializers.Serializer):
 
 class ChallengesResponse(serializers.Serializer):
     challenges = ChallengeMessage(many=True)
+
+
+class WebPushRequest(StrictSerializer):
+    serial = serializers.CharField(min_length=1, max_length=16)
+    endpoint = serializers.CharField(
+        max_length=1024,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The subscription's endpoint on a known push service (https); "
+        "empty to unsubscribe.",
+    )
+    p256dh = serializers.CharField(
+        max_length=100,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The subscription's P-256 key (b64u); empty to unsubscribe.",
+    )
+    auth = serializers.CharField(
+        max_length=32,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The subscription's 16-byte auth secret (b64u); empty to "
+        "unsubscribe.",
+    )
+    signature = serializers.CharField(
+        min_length=1,
+        max_length=100,
+        help_text="b64u sign_D('tessera/v1/webpush|' + serial + '|' + endpoint + "
+        "'|' + p256dh + '|' + auth)",
+    )
+
+
+class WebPushResponse(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["subscribed", "unsubscribed"])
+
+
+class WebPushKeyResponse(serializers.Serializer):
+    public_key = serializers.CharField(help_text="The VAPID public key (b64u).")

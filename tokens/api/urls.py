@@ -15,4 +15,5 @@ urlpatterns = [
     ),
     path("device/activate", views.ActivateView.as_view(), name="device-activate"),
     path("device/confirm", views.ConfirmView.as_view(), name="device-confirm"),
+    path("device/webpush", views.DeviceWebPushView.as_view(), name="device-webpush"),
 ]

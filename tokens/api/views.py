@@ -15,8 +15,10 @@ from tokens.api.authentication import ApiKeyAuthentication, IsApiClient
 from tokens.api.parsers import StrictJSONParser
 from tokens.api.throttling import ClientScopedRateThrottle
 from tokens.services.enrollment import enrollment_activate, token_confirm
+from tokens.services.errors import ServiceError
 from tokens.services.otp import validate_passcode
 from tokens.services.push import device_poll, push_answer, push_create
+from tokens.services.webpush import webpush_public_key, webpush_subscribe
 
 _ERRORS = {
     400: OpenApiResponse(s.ErrorResponse, description="Invalid request"),
@@ -205,3 +207,37 @@ class DeviceChallengesView(DeviceView):
             ip=client_ip(request),
         )
         return Response({"challenges": challenges})
+
+
+class DeviceWebPushView(DeviceView):
+    @extend_schema(
+        summary="The server's VAPID public key (PROTOCOL §6)",
+        responses={
+            200: s.WebPushKeyResponse,
+            404: OpenApiResponse(s.ErrorResponse, description="webpush_off"),
+        },
+        tags=["device"],
+    )
+    def get(self, request):
+        key = webpush_public_key()
+        if key is None:
+            raise ServiceError(
+                "webpush_off", "Web Push is off on this server.", status=404
+            )
+        return Response({"public_key": key})
+
+    @extend_schema(
+        summary="Register, replace or remove a token's Web Push subscription "
+        "(PROTOCOL §6)",
+        request=s.WebPushRequest,
+        responses={
+            200: s.WebPushResponse,
+            403: OpenApiResponse(s.ErrorResponse, description="Bad signature or token"),
+            404: OpenApiResponse(s.ErrorResponse, description="webpush_off"),
+            **_ERRORS,
+        },
+        tags=["device"],
+    )
+    def post(self, request):
+        data = self.body(s.WebPushRequest)
+        return Response({"state": webpush_subscribe(**data, ip=client_ip(request))})

@@ -25,6 +25,7 @@ from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
 from tokens.services.notify import enrollment_email_send
 from tokens.services.pins import pin_rule_error
+from tokens.services.webpush import NO_SUBSCRIPTION, webpush_public_key
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ def _bind_device(
         failure_count=0,
         server_pin_digest="",
         activated_at=None,
+        **NO_SUBSCRIPTION,  # a new device subscribes for itself
     )
     Enrollment.objects.filter(pk=enrollment.pk).update(used_at=timezone.now())
     return {
@@ -323,6 +325,7 @@ def _bind_device(
         ),
         "otp": policy.otp_description(),
         "policy": policy.device_policy(),
+        **({"webpush_public_key": vapid} if (vapid := webpush_public_key()) else {}),
     }
 
 

@@ -16,6 +16,7 @@ from tokens.models import PushChallenge, Token
 from tokens.selectors import policy_default
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
+from tokens.services.webpush import webpush_notify
 from tokens.wire import fatigue_key
 
 S = PushChallenge.State
@@ -196,8 +197,13 @@ def _create(username, application, source, ip, browser, client, tokens):
             [_Link(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]
         )
         serials = [t.serial for t in tokens]
-        announce_challenge(
-            serials, {s: challenge_payload(challenge, s) for s in serials}
+        payloads = {s: challenge_payload(challenge, s) for s in serials}
+        announce_challenge(serials, payloads)
+        webpush_notify(
+            tokens=tokens,
+            payloads=payloads,
+            expires_at=challenge.expires_at,
+            username=username,
         )
         audit_record(
             action="push.create",

@@ -1,0 +1,245 @@
+"""Web Push (PROTOCOL §6): waking a closed app, end to end encrypted.
+
+Guarantees:
+- a subscription is registered only with the device key's signature, and only
+  for an endpoint on a known push service (``TESSERA_WEBPUSH_HOSTS``; https,
+  or http with DEBUG for a loopback test receiver): the server never sends a
+  request to an address a device chose, and follows no redirect;
+- each challenge is sent once to each subscribed push token of the user, after
+  the challenge has committed, from a small thread pool with a short timeout:
+  a slow or dead push service never delays the challenge's creation, the
+  relying party's answer or the portal;
+- the payload is the §5 challenge message, encrypted for the subscription
+  (RFC 8291 ``aes128gcm``) and signed with the server's VAPID key (RFC 8292):
+  the push service sees neither;
+- a 404 or 410 from the push service deletes the subscription; every send and
+  failure is audited with the token's serial, never with the endpoint (its
+  path is a capability).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from py_vapid import Vapid02
+from pywebpush import WebPushException, webpush
+
+from tokens import crypto
+from tokens.models import Token
+from tokens.services.audit import audit_record
+from tokens.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+_senders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tessera-webpush")
+NO_SUBSCRIPTION = {
+    "webpush_endpoint": "",
+    "webpush_p256dh": "",
+    "webpush_auth": "",
+    "webpush_at": None,
+}
+
+
+def webpush_enabled() -> bool:
+    return bool(settings.TESSERA_WEBPUSH and settings.TESSERA_VAPID_PRIVATE_KEY)
+
+
+@lru_cache(maxsize=4)
+def _vapid(private_key: str) -> Vapid02:
+    text = private_key.strip()
+    if text.startswith("-----BEGIN"):
+        return Vapid02.from_pem(text.encode())
+    return Vapid02.from_raw(text.encode())
+
+
+def webpush_public_key() -> str | None:
+    """The VAPID public key (65-byte point, b64u), or None when it is off."""
+    if not webpush_enabled():
+        return None
+    public = _vapid(settings.TESSERA_VAPID_PRIVATE_KEY).public_key
+    return crypto.b64u_encode(
+        public.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    )
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why ``endpoint`` is not a push service we send to, or None."""
+    try:
+        parts = urlsplit(endpoint)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return "The endpoint is not a URL."
+    schemes = {"https", "http"} if settings.DEBUG else {"https"}
+    if parts.scheme not in schemes:
+        return "The endpoint must be an https URL."
+    if parts.username or parts.password or not host:
+        return "The endpoint must be a plain https URL."
+    if not any(
+        host == allowed or host.endswith("." + allowed)
+        for allowed in settings.TESSERA_WEBPUSH_HOSTS
+    ):
+        return "The endpoint is not on a push service this server sends to."
+    return None
+
+
+def _keys_problem(p256dh: str, auth: str) -> str | None:
+    try:
+        crypto.load_p256_public(crypto.b64u_decode(p256dh))
+        if len(crypto.b64u_decode(auth)) != 16:
+            raise ValueError
+    except ValueError:
+        return "p256dh must be a P-256 point and auth 16 bytes, in base64url."
+    return None
+
+
+def webpush_subscribe(
+    *, serial, endpoint: str, p256dh: str, auth: str, signature, ip=None
+) -> str:
+    """PROTOCOL §6: register, replace or (empty endpoint) remove a token's
+    subscription; returns ``"subscribed"`` or ``"unsubscribed"``."""
+    from tokens.services.push.devices import _device_refusal, _device_token, _signed_by
+
+    if not webpush_enabled():
+        raise ServiceError("webpush_off", "Web Push is off on this server.", status=404)
+    token = _device_token(serial)
+    text = f"tessera/v1/webpush|{serial}|{endpoint}|{p256dh}|{auth}"
+    if token is None or not _signed_by(token, signature, text):
+        raise _device_refusal(
+            "webpush.subscribe",
+            serial,
+            ip,
+            "This token is not active here, or the signature does not match.",
+        )
+    if endpoint == "":
+        if p256dh or auth:
+            raise ServiceError(
+                "invalid_request", "To unsubscribe, leave p256dh and auth empty."
+            )
+        fields = NO_SUBSCRIPTION
+    else:
+        problem = endpoint_problem(endpoint)
+        if problem:
+            audit_record(
+                action="webpush.subscribe",
+                outcome="failure",
+                serial=token.serial,
+                source="device-api",
+                ip=ip,
+                error="endpoint_not_allowed",
+                host=(urlsplit(endpoint).hostname or "")[:100],
+            )
+            raise ServiceError("endpoint_not_allowed", problem)
+        problem = _keys_problem(p256dh, auth)
+        if problem:
+            raise ServiceError("invalid_request", problem)
+        fields = {
+            "webpush_endpoint": endpoint,
+            "webpush_p256dh": p256dh,
+            "webpush_auth": auth,
+            "webpush_at": timezone.now(),
+        }
+    Token.objects.filter(pk=token.pk).update(**fields)
+    state = "subscribed" if endpoint else "unsubscribed"
+    audit_record(
+        action="webpush.subscribe",
+        outcome="success",
+        username=token.user.get_username(),
+        serial=token.serial,
+        source="device-api",
+        ip=ip,
+        state=state,
+        **({"host": urlsplit(endpoint).hostname} if endpoint else {}),
+    )
+    return state
+
+
+def webpush_notify(
+    *, tokens: list[Token], payloads: dict[str, dict], expires_at, username: str
+) -> None:
+    """After the surrounding transaction commits, send each subscribed token
+    its challenge message (``payloads`` by serial), off the request path."""
+    if not webpush_enabled():
+        return
+    jobs = [
+        (
+            t.pk,
+            t.serial,
+            {
+                "endpoint": t.webpush_endpoint,
+                "keys": {"p256dh": t.webpush_p256dh, "auth": t.webpush_auth},
+            },
+            json.dumps(payloads[t.serial], separators=(",", ":")),
+        )
+        for t in tokens
+        if t.webpush_endpoint and t.serial in payloads
+    ]
+    if not jobs:
+        return
+    ttl = max(1, int((expires_at - timezone.now()).total_seconds()))
+
+    def submit():
+        for job in jobs:
+            _senders.submit(_send, *job, ttl=ttl, username=username)
+
+    transaction.on_commit(submit)
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.max_redirects = 0  # a push service answers; it does not send us on
+    return session
+
+
+def _send(token_pk, serial, subscription, payload, *, ttl: int, username: str):
+    """One message to one push service; runs on a sender thread."""
+    status = None
+    error = ""
+    try:
+        response = webpush(
+            subscription,
+            data=payload,
+            vapid_private_key=_vapid(settings.TESSERA_VAPID_PRIVATE_KEY),
+            vapid_claims={"sub": settings.TESSERA_WEBPUSH_CONTACT},
+            ttl=ttl,
+            headers={"Urgency": "high"},
+            timeout=settings.TESSERA_WEBPUSH_TIMEOUT,
+            requests_session=_session(),
+        )
+        status = response.status_code
+    except WebPushException as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        error = "rejected" if status else "failed"
+    except (requests.RequestException, ValueError) as exc:
+        error = type(exc).__name__
+    try:
+        gone = status in (404, 410)
+        if gone:  # the subscription is dead: forget it (unless replaced meanwhile)
+            Token.objects.filter(
+                pk=token_pk, webpush_endpoint=subscription["endpoint"]
+            ).update(**NO_SUBSCRIPTION)
+        audit_record(
+            action="webpush.send",
+            outcome="failure" if error else "success",
+            username=username,
+            serial=serial,
+            source="webpush",
+            status=status,
+            **({"error": error} if error else {}),
+            **({"subscription_removed": True} if gone else {}),
+        )
+    except Exception:  # a sender thread must never die on a database hiccup
+        log.exception("webpush audit failed for %s", serial)
+    finally:
+        connection.close()  # sends are rare: hold no connection between them
