@@ -29,6 +29,7 @@ PWA_STATIC = [
     "pwa/vault.js",
     "pwa/fingerprint.js",
     "pwa/socket.js",
+    "pwa/webpush.js",
     "pwa/screens/activate.js",
     "pwa/screens/approve.js",
     "pwa/screens/unlock.js",

@@ -36,9 +36,25 @@ async function post(path, body) {
   return data;
 }
 
+async function get(path) {
+  let response;
+  try {
+    response = await fetch(path, { cache: "no-store", credentials: "omit" });
+  } catch {
+    throw new ApiError("offline", "Tessera cannot be reached. Check your connection and try again.");
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new ApiError(data.error || "server_error", data.detail || `The server answered ${response.status}.`, response.status);
+  }
+  return data;
+}
+
 export const activate = (body) => post("/api/v1/device/activate", body);
 export const confirm = (body) => post("/api/v1/device/confirm", body);
 export const answer = (body) => post("/api/v1/device/answer", body);
+export const webpushKey = () => get("/api/v1/device/webpush");
+export const webpush = (body) => post("/api/v1/device/webpush", body);
 
 export const MESSAGES = {
   expired: "This activation string has expired. Ask for a new one on the self-enrollment page or from your administrator.",

@@ -8,10 +8,13 @@ setHome((options) => showTokens(options));
 
 // Push: challenges arrive over the device socket and are shown one at a time.
 // Loaded after the first screen, so passcodes never wait for it.
+let wanted = null; // {id, serial, since}: the request a notification opened
+
 async function startPush() {
-  const [{ DeviceSocket }, approve] = await Promise.all([
+  const [{ DeviceSocket }, approve, webpush] = await Promise.all([
     import("./socket.js"),
     import("./screens/approve.js"),
+    import("./webpush.js"),
   ]);
   const socket = new DeviceSocket();
   const queue = [];
@@ -22,20 +25,35 @@ async function startPush() {
       const challenge = queue.shift();
       if (approve.isExpired(challenge)) continue;
       showing = challenge;
+      if (wanted?.id === challenge.id) wanted = null;
       approve.showChallenge(challenge, {
         socket,
-        done: () => {
+        // Answered: the result stays up only until the next request comes.
+        answered: () => {
           showing = null;
+          next();
+        },
+        done: () => {
+          if (showing === challenge) showing = null;
           if (queue.length) next();
-          else showTokens();
+          else if (!showing) showTokens();
         },
       });
     }
   };
 
   socket.addEventListener("challenge", ({ detail }) => {
-    if (showing?.id === detail.id || queue.some((c) => c.id === detail.id)) return;
+    // One request reaches every token of the user: it is shown once, answered
+    // by the token the tapped notification named, or else the first one.
+    const same = showing?.id === detail.id ? showing : queue.find((c) => c.id === detail.id);
+    if (same) {
+      if (wanted?.id === detail.id && wanted.serial === detail.serial && same !== showing) {
+        same.serial = detail.serial;
+      }
+      return;
+    }
     queue.push(detail);
+    if (wanted?.id === detail.id && wanted.serial) detail.serial = wanted.serial;
     notify(detail);
     next();
   });
@@ -43,23 +61,57 @@ async function startPush() {
     const at = queue.findIndex((c) => c.id === detail.id);
     if (at >= 0) queue.splice(at, 1);
     approve.challengeClosed(detail.id, detail.state);
+    webpush.closeNotification(detail.id).catch(() => {});
   });
   socket.addEventListener("status", ({ detail }) => {
     document.documentElement.dataset.push = detail; // read by tests
   });
+  socket.addEventListener("ready", () => {
+    // A request opened from a notification that the server no longer has
+    // pending (answered elsewhere, or expired) arrives with no challenge.
+    if (!wanted) return;
+    const id = wanted.id;
+    setTimeout(() => {
+      if (wanted?.id === id && showing?.id !== id && !queue.some((c) => c.id === id)) {
+        wanted = null;
+        if (!showing) showTokens({ notice: "That login request is no longer waiting: it was answered, or it expired." });
+      }
+    }, 1500);
+  });
   document.addEventListener("tessera:tokens-changed", () => socket.refresh());
+  document.addEventListener("tessera:open-challenge", () => socket.refresh());
+  navigator.serviceWorker?.addEventListener("message", ({ data }) => {
+    if (data?.type === "open-challenge") openChallenge(data.id, data.serial);
+    if (data?.type === "webpush-changed") webpush.ensure();
+  });
   await socket.start();
+  webpush.ensure(); // registers a subscription the browser made anew
+}
+
+// A notification was opened: show that request. The socket re-authenticates,
+// and the server sends what is still pending.
+function openChallenge(id, serial = null) {
+  wanted = { id, serial };
+  document.dispatchEvent(new Event("tessera:open-challenge"));
 }
 
 function notify(challenge) {
   if (document.visibilityState === "visible" || !("Notification" in window)) return;
   if (Notification.permission !== "granted") return;
   navigator.serviceWorker?.ready.then((registration) =>
-    registration.showNotification("Login request", {
-      body: `${challenge.application} — ${challenge.username}`,
-      tag: challenge.id,
+    registration.showNotification(`Login request — ${challenge.application}`, {
+      body: `${challenge.username}\nTap to review`,
+      tag: challenge.id, // the same tag as a Web Push notification: never two
       requireInteraction: true,
     })).catch(() => {});
+}
+
+// Opened from a notification: /app/#challenge=<id>.
+function challengeFromHash() {
+  const id = new URLSearchParams(location.hash.slice(1)).get("challenge");
+  if (!id) return;
+  history.replaceState(null, "", location.pathname);
+  openChallenge(id);
 }
 
 // An activation link opened while the app is open changes only the fragment.
@@ -76,6 +128,8 @@ async function boot() {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
   }
   window.addEventListener("hashchange", activationFromHash);
+  window.addEventListener("hashchange", challengeFromHash);
+  challengeFromHash();
   if (!activationFromHash()) await showTokens();
   performance.mark("tessera-ready");
   startPush().catch((error) => console.warn("push unavailable:", error.message));

@@ -86,7 +86,7 @@ def test_approving_the_push_on_the_phone_logs_the_desktop_in(
     challenge = PushChallenge.objects.get()
     assert (challenge.state, challenge.answered_by.serial) == ("approved", serial)
     assert challenge.used_at is not None
-    page.click("#challenge-done")
+    # The result closes by itself (no Done needed) and the tokens come back.
     expect(page.locator("li.token")).to_have_count(1)
 
 
@@ -290,3 +290,41 @@ def test_a_required_fingerprint_is_asked_before_approving(
     page.click(f"#number-{number}")
     expect(desktop.locator("#tokens")).to_be_visible()
     assert sign_count() > before  # approving asked for the fingerprint
+
+
+def test_two_tokens_in_the_app_show_one_request_once_and_name_the_token(
+    live, page, user, push_policy
+):
+    serials = []
+    for n in (1, 2):
+        issued = token_assign(user=user, policy=push_policy, actor="test")
+        page.goto(issued.activation_link)
+        walk_intro(page)
+        page.click("#done-continue")
+        expect(page.locator("li.token")).to_have_count(n)
+        serials.append(issued.token.serial)
+    expect(page.locator("html")).to_have_attribute("data-push", "online")
+    page.evaluate(
+        """() => { window.__screens = [];
+        new MutationObserver(() => {
+          const s = document.querySelector("main[data-screen]")?.dataset.screen;
+          if (s && window.__screens.at(-1) !== s) window.__screens.push(s);
+        }).observe(document, { childList: true, subtree: true }); }"""
+    )
+    _, key = api_client_create(name="VPN", actor="test")
+    request = urllib.request.Request(
+        live + "/api/v1/auth/push",
+        json.dumps({"username": "alice", "application": "VPN"}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        created = json.loads(response.read())
+    challenge = PushChallenge.objects.get(pk=created["id"])
+    assert challenge.tokens.count() == 2  # a message for each token
+    expect(page.locator("#challenge-app")).to_have_text("VPN")
+    token_text = page.locator("#challenge-token").inner_text()
+    assert sum(serial in token_text for serial in serials) == 1
+    page.click(f"#number-{challenge.number}")
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("approved")
+    expect(page.locator("li.token")).to_have_count(2)  # closed by itself
+    assert page.evaluate("window.__screens").count("challenge") == 1

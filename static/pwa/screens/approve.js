@@ -33,20 +33,25 @@ export function challengeClosed(id, state) {
   if (current?.challenge.id === id) current.closed(state);
 }
 
-// Shows `challenge`; calls `done()` once the user is finished with it.
-export async function showChallenge(challenge, { socket, done }) {
+const RESULT_SECONDS = 4; // a result screen closes by itself after this
+
+// Shows `challenge`; calls `answered()` as soon as its outcome is on screen (a
+// next request may then replace the result at once) and `done()` once the
+// user is finished with it (Done, or the result closing by itself).
+export async function showChallenge(challenge, { socket, done, answered = () => {} }) {
   const record = await store.getToken(challenge.serial);
   if (!record) return done();
   let answering = false;
   const finish = (title, text, kind = "info") => {
     current = null;
-    show({
-      title,
-      id: "challenge-result",
-      body: h("div", { class: "stack" }, message(text, kind),
-        button("Done", () => done(), { primary: true, id: "challenge-done" })),
-    });
+    const body = h("div", { class: "stack" }, message(text, kind),
+      button("Done", () => done(), { primary: true, id: "challenge-done" }));
+    show({ title, id: "challenge-result", body });
     document.getElementById("challenge-done").focus();
+    setTimeout(() => {
+      if (body.isConnected) done();
+    }, RESULT_SECONDS * 1000);
+    answered();
   };
   current = {
     challenge,
@@ -140,6 +145,7 @@ export async function showChallenge(challenge, { socket, done }) {
       h("p", { class: "challenge-app", id: "challenge-app" }, challenge.application),
       h("dl", { class: "challenge-details" },
         detail("Account", challenge.username, "challenge-user"),
+        detail("Token", `${record.label || record.name || ""} (${record.serial})`, "challenge-token"),
         detail("Time", new Date(challenge.created).toLocaleTimeString(), "challenge-time"),
         detail("IP address", challenge.ip, "challenge-ip"),
         detail("Browser", challenge.browser, "challenge-browser")),

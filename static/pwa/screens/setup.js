@@ -9,6 +9,7 @@ import * as store from "../store.js";
 import * as vault from "../vault.js";
 import * as fingerprint from "../fingerprint.js";
 import { currentCode } from "../otp.js";
+import * as webpush from "../webpush.js";
 
 function step(title, lead, { id, primary = "Continue", secondary = null, extra = null } = {}) {
   return new Promise((resolve) => {
@@ -35,9 +36,9 @@ export async function startSetup({ answer, seed, deviceKey, home }) {
     await step("Push Authentication",
       "When you log in, Tessera can ask you here to approve the login. Check the application, place and number before you approve.",
       { id: "intro-push" });
-    if ("Notification" in window && Notification.permission === "default") {
+    if (webpush.supported() && Notification.permission === "default") {
       const allow = await step("Allow notifications",
-        "Allow notifications so login requests reach you while Tessera is in the background.",
+        "Allow notifications so login requests reach you even when Tessera is closed.",
         { id: "permissions", primary: "Allow", secondary: "Not now" });
       if (allow) await Notification.requestPermission().catch(() => {});
     }
@@ -124,7 +125,15 @@ async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, e
     ? h("p", { class: "message info", id: "server-pin-note" },
         "When you log in, type your PIN followed by the passcode, with nothing in between.")
     : null;
+  let pushNote = null;
+  if (answer.policy.push && answer.webpush_public_key) {
+    show({ title: "Finishing…", body: h("p", { class: "lead", role: "status" }, "Setting up notifications…"), id: "busy" });
+    if (!(await webpush.ensure())) {
+      pushNote = h("p", { class: "message info", id: "push-note" },
+        "Login requests show only while Tessera is open. You can turn notifications on later from the token list.");
+    }
+  }
   await step("Token activated", `Your token ${answer.serial} is ready. You can now use it to log in.`,
-    { id: "done", primary: "Done", extra: serverPinNote });
+    { id: "done", primary: "Done", extra: h("div", { class: "stack" }, serverPinNote, pushNote) });
   home({ focus: answer.serial });
 }

@@ -5,6 +5,7 @@ import * as store from "../store.js";
 import * as vault from "../vault.js";
 import { needsUnlock, unlock } from "./unlock.js";
 import { showActivate } from "./activate.js";
+import * as webpush from "../webpush.js";
 
 const CLIPBOARD_WARNING =
   "The clipboard is shared by every app on this device, so another app could read this passcode. Copy anyway?";
@@ -65,13 +66,28 @@ export async function showTokens({ focus = null, notice = null } = {}) {
     }
     list.append(item);
   }
+  const notifications = h("div", { id: "notifications-slot" });
   show({
     title: "Tokens",
     id: "tokens",
-    body: h("div", { class: "stack" }, notice ? message(notice, "info") : null, list,
+    body: h("div", { class: "stack" }, notice ? message(notice, "info") : null, list, notifications,
       button("Add token", () => showActivate(), { id: "add-token" })),
   });
   if (focus) document.querySelector(`li[data-serial="${focus}"] .token-open`)?.focus();
+  // Offered after the first paint, so the passcodes never wait for it.
+  webpush.offerable().then((offer) => {
+    if (!offer || !notifications.isConnected) return;
+    notifications.replaceChildren(
+      h("p", { class: "hint" }, "Login requests show only while Tessera is open."),
+      button("Turn on notifications", async () => {
+        const on = await webpush.enable();
+        notifications.replaceChildren(message(on
+          ? "Notifications are on: login requests reach you even when Tessera is closed."
+          : "Notifications could not be turned on. Allow them for this site in the browser's settings.",
+        on ? "info" : "error"));
+      }, { id: "notifications-on" }),
+    );
+  }).catch(() => {});
 }
 
 function nextButton(record) {
