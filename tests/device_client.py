@@ -43,6 +43,10 @@ def parse_activation(text: str) -> tuple[bytes, bytes]:
     return payload[1:11], payload[11:27]
 
 
+def sha256(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
 def hotp(seed: bytes, counter: int, digits: int, algorithm: str) -> str:
     mac = hmac.new(seed, struct.pack(">Q", counter), HASHES[algorithm]).digest()
     offset = mac[-1] & 0x0F
@@ -64,6 +68,8 @@ class Device:
     policy: dict = field(default_factory=dict)
     counter: int = 0
     activation_answer: dict = field(default_factory=dict)
+    # PROTOCOL §7: the phone's platform authenticator (tests.soft_authenticator).
+    authenticator: object | None = None
 
     def activate_body(self, activation: str, name: str = "Test phone") -> dict:
         return {
@@ -118,12 +124,23 @@ class Device:
     def confirm_body(self, server_pin: str = "", now: float | None = None) -> dict:
         otp = self.code(now=now) if self.otp["type"] == "totp" else self.next_code()
         text = f"tessera/v1/confirm|{self.serial}|{otp}|{server_pin}"
-        return {
+        body = {
             "serial": self.serial,
             "otp": otp,
             "server_pin": server_pin,
             "signature": self.sign(text),
         }
+        if self.verifies_user:
+            challenge = f"tessera/v1/uv-register|{self.serial}|{otp}"
+            body["webauthn"] = self.authenticator.register(sha256(challenge))
+        return body
+
+    @property
+    def verifies_user(self) -> bool:
+        return (
+            self.authenticator is not None
+            and self.policy.get("user_verification") == "required"
+        )
 
     # --- PROTOCOL §4–§5 ---------------------------------------------------
 
@@ -146,20 +163,23 @@ class Device:
             token_pin = self.policy.get("pin_mode") == "token"
             otp = self.code() if token_pin and decision == "approve" else ""
         number_text = "" if number in ("", None) else str(number)
+        signed = (
+            f"tessera/v2/answer|{challenge_id}|{decision}|{number_text}|{otp}"
+            if otp
+            else f"tessera/v1/answer|{challenge_id}|{decision}|{number_text}"
+        )
         frame = {
             "type": "answer",
             "id": challenge_id,
             "serial": self.serial,
             "decision": decision,
             "number": number,
-            "signature": self.sign(
-                f"tessera/v2/answer|{challenge_id}|{decision}|{number_text}|{otp}"
-                if otp
-                else f"tessera/v1/answer|{challenge_id}|{decision}|{number_text}"
-            ),
+            "signature": self.sign(signed),
         }
         if otp:
             frame["otp"] = otp
+        if self.verifies_user and decision == "approve":
+            frame["webauthn"] = self.authenticator.assert_(sha256(signed))
         return frame
 
     def webpush_body(self, endpoint: str, p256dh: str = "", auth: str = "") -> dict:

@@ -29,7 +29,16 @@ from tokens.wire import loads_bounded
 WATCH_SESSION_KEY = "tessera_watch_serials"
 PUSH_SESSION_KEY = "tessera_push"
 MAX_FRAME = 4096
-ANSWER_FIELDS = {"type", "id", "serial", "decision", "number", "signature", "otp"}
+ANSWER_FIELDS = {
+    "type",
+    "id",
+    "serial",
+    "decision",
+    "number",
+    "signature",
+    "otp",
+    "webauthn",
+}
 AUTH_FIELDS = {"type", "serial", "signature"}
 
 
@@ -91,6 +100,8 @@ def frame_problem(content) -> str | None:
             )
         elif name == "otp":
             ok = value is None or isinstance(value, str)
+        elif name == "webauthn":
+            ok = value is None or isinstance(value, dict)
         else:
             ok = isinstance(value, str)
         if not ok:
@@ -243,6 +254,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
                 number=content.get("number"),
                 signature=content.get("signature"),
                 otp=content.get("otp"),
+                webauthn=content.get("webauthn"),
                 source="device-ws",
                 ip=scope_ip(self.scope),
             )

@@ -37,6 +37,15 @@ class Policy(models.Model):
         NUMERIC = "numeric", _("Digits only")
         ALPHANUMERIC = "alphanumeric", _("Letters and digits")
 
+    class UserVerification(models.TextChoices):
+        OFF = "off", _("Off (the app may still ask locally)")
+        REQUIRED = "required", _("Required, checked by the server (WebAuthn)")
+
+    class PasskeyVerification(models.TextChoices):
+        PREFERRED = "preferred", _("Preferred")
+        REQUIRED = "required", _("Required")
+        DISCOURAGED = "discouraged", _("Discouraged")
+
     class Fingerprint(models.TextChoices):
         DISABLED = "disabled", _("Disabled")
         ALLOWED = "allowed", _("Allowed")
@@ -76,6 +85,22 @@ class Policy(models.Model):
     qr_enrollment = models.BooleanField(default=True)
     fingerprint = models.CharField(
         max_length=8, choices=Fingerprint.choices, default=Fingerprint.ALLOWED
+    )
+    user_verification = models.CharField(
+        max_length=8,
+        choices=UserVerification.choices,
+        default=UserVerification.OFF,
+        help_text=_(
+            "Required: the app registers a platform credential (fingerprint or "
+            "face) at activation and every approval carries its assertion, "
+            "which the server verifies (PROTOCOL §7)."
+        ),
+    )
+    passkey_user_verification = models.CharField(
+        max_length=11,
+        choices=PasskeyVerification.choices,
+        default=PasskeyVerification.PREFERRED,
+        help_text=_("User verification asked of portal passkeys and security keys."),
     )
     enrollment_link_hours = models.PositiveIntegerField(
         default=72, validators=[MinValueValidator(1), MaxValueValidator(24 * 30)]
@@ -168,6 +193,7 @@ class Policy(models.Model):
             "fingerprint": self.fingerprint,
             "push": self.push_enabled,
             "number_matching": self.number_matching,
+            "user_verification": self.user_verification,
         }
 
 
@@ -224,6 +250,10 @@ class Token(Device):
     webpush_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When it subscribed."
     )
+    # PROTOCOL §7: the platform credential that verifies the user on approvals.
+    uv_credential_id = models.CharField(max_length=512, blank=True, editable=False)
+    uv_public_key = models.BinaryField(null=True, blank=True, editable=False)
+    uv_sign_count = models.BigIntegerField(default=0, editable=False)
     device_name = models.CharField(max_length=64, blank=True)
     platform = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -398,3 +428,30 @@ class PushChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"push {self.id} {self.username} {self.state}"
+
+
+class Passkey(Device):
+    """A passkey or security key of the portal (WebAuthn), a django-otp
+    ``Device`` so a login with it is an OTP-verified session (the admin takes
+    it as a second factor). It verifies no typed code."""
+
+    credential_id = models.CharField(max_length=512, unique=True, editable=False)
+    public_key = models.BinaryField(editable=False)
+    sign_count = models.BigIntegerField(default=0, editable=False)
+    aaguid = models.CharField(max_length=36, blank=True, editable=False)
+    discoverable = models.BooleanField(default=False, editable=False)
+    user_verified = models.BooleanField(
+        default=False, editable=False, help_text="Verified the user at registration."
+    )
+    transports = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+    def verify_token(self, token) -> bool:
+        return False  # a passkey answers a WebAuthn challenge, not a code

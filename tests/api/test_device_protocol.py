@@ -41,6 +41,7 @@ def test_activation_answers_as_the_protocol_says(api, user):
         "fingerprint": "allowed",
         "push": True,
         "number_matching": True,
+        "user_verification": "off",
     }
     assert len(Device.__dataclass_fields__) and "seed" not in body
 

@@ -35,6 +35,7 @@ def submit(frame: dict, **forged):
         "number": frame["number"],
         "signature": frame["signature"],
         "otp": frame.get("otp"),
+        "webauthn": frame.get("webauthn"),
         "source": "test",
     }
     return push_answer(**{**fields, **forged})

@@ -73,7 +73,16 @@ device_like = st.fixed_dictionaries(
     {"type": st.sampled_from(["auth", "answer", "hello", 3])},
     optional={
         k: frames
-        for k in ("serial", "signature", "id", "decision", "number", "otp", "extra")
+        for k in (
+            "serial",
+            "signature",
+            "id",
+            "decision",
+            "number",
+            "otp",
+            "webauthn",
+            "extra",
+        )
     },
 )
 
@@ -91,6 +100,8 @@ def test_the_frame_check_never_raises_and_lets_only_typed_frames_through(frame):
                 assert value in (None, "") or type(value) is int
             elif name == "otp":
                 assert value is None or isinstance(value, str)
+            elif name == "webauthn":
+                assert value is None or isinstance(value, dict)
             else:
                 assert isinstance(value, str)
     else:

@@ -50,6 +50,22 @@ class NumberPicked(serializers.JSONField):
 
 
 @extend_schema_field(
+    {
+        "type": "object",
+        "description": "A PublicKeyCredential as toJSON() gives it (PROTOCOL §7).",
+        "additionalProperties": True,
+    }
+)
+class WebAuthnCredential(serializers.JSONField):
+    """A WebAuthn credential or assertion (PROTOCOL §7); py_webauthn checks it."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be an object.")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
     {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
 )
 class AddressField(serializers.IPAddressField):
@@ -114,6 +130,11 @@ class ConfirmRequest(StrictSerializer):
         trim_whitespace=False,
     )
     signature = serializers.CharField(min_length=1, max_length=100)
+    webauthn = WebAuthnCredential(
+        required=False,
+        help_text="user_verification required: the platform credential made "
+        "over SHA-256('tessera/v1/uv-register|' + serial + '|' + otp).",
+    )
 
 
 class ConfirmResponse(serializers.Serializer):
@@ -175,6 +196,11 @@ class AnswerRequest(StrictSerializer):
         default="",
         help_text="Version 2: a current code of the token, proving its PIN; "
         "signed as 'tessera/v2/answer|id|decision|number|otp'.",
+    )
+    webauthn = WebAuthnCredential(
+        required=False,
+        help_text="user_verification required: an assertion over SHA-256 of "
+        "the signed text (approvals only).",
     )
 
 

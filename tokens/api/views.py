@@ -166,6 +166,7 @@ class DeviceAnswerView(DeviceView):
             number=data["number"],
             signature=data["signature"],
             otp=data["otp"],
+            webauthn=data.get("webauthn"),
             source="device-api",
             ip=client_ip(request),
         )

@@ -25,6 +25,7 @@ from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
 from tokens.services.notify import enrollment_email_send
 from tokens.services.pins import pin_rule_error
+from tokens.services.webauthn.uv import uv_registration, uv_required
 from tokens.services.webpush import NO_SUBSCRIPTION, webpush_public_key
 
 
@@ -381,10 +382,15 @@ def token_confirm(
     otp: str,
     server_pin: str,
     signature: str,
+    webauthn=None,
     ip: str | None = None,
     now: float | None = None,
 ) -> Token:
-    """Run PROTOCOL §3: the device proves its key and its seed; token active."""
+    """Run PROTOCOL §3: the device proves its key and its seed; token active.
+
+    Under a ``user_verification: required`` policy the confirm also carries a
+    platform credential (PROTOCOL §7), verified before the token activates.
+    """
     now = time.time() if now is None else now
     refusal: ServiceError | None = None
     with transaction.atomic():
@@ -400,8 +406,16 @@ def token_confirm(
             step = _confirm_step(token, otp, now)
             if step is None:
                 refusal = _count_confirm_failure(token)
+        uv_fields = {}
+        if refusal is None and uv_required(token):
+            try:
+                uv_fields = uv_registration(token=token, otp=otp, credential=webauthn)
+            except ServiceError as exc:
+                refusal = exc
         if refusal is None:
             _activate(token, step, server_pin)
+            if uv_fields:
+                Token.objects.filter(pk=token.pk).update(**uv_fields)
         _audit_device_step("enrollment.confirm", token, refusal, ip)
     if refusal:
         raise refusal

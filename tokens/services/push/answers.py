@@ -18,6 +18,7 @@ from tokens.services.notify import send_templated
 from tokens.services.otp import token_count_failure, token_proves_seed
 from tokens.services.push.challenges import S, _expire, _Link
 from tokens.services.push.devices import _signed_by
+from tokens.services.webauthn.uv import uv_check_approval, uv_required
 
 DECISIONS = ("approve", "deny", "fraud")
 
@@ -64,13 +65,15 @@ def push_answer(
     source: str,
     ip: str | None = None,
     otp=None,
+    webauthn=None,
 ) -> AnswerResult:
     """PROTOCOL §5: verify a device's signed answer; the first valid one decides.
 
     A version 2 answer also carries ``otp``, a current code of the token,
     signed with the rest: approving then proves that the token PIN opened the
     right seed. Once a token has answered so, its version 1 approvals are
-    refused (no downgrade).
+    refused (no downgrade). Under ``user_verification: required`` an approval
+    also carries ``webauthn``, an assertion over the signed text (§7).
     """
     pk, number_text = _parse_answer(challenge_id, serial, decision, number)
     if otp not in (None, "") and not (isinstance(otp, str) and otp.isdigit()):
@@ -125,6 +128,12 @@ def push_answer(
             and (problem := _proof_refusal(token, otp, challenge.username, source))
         ):
             refusal = problem
+        elif (
+            challenge.state == S.PENDING
+            and decision == "approve"
+            and (problem := _uv_refusal(token, message, webauthn))
+        ):
+            refusal = problem
         else:
             result = _decide(challenge, token, decision, number_text, signature)
             if result is None:  # another answer came first
@@ -157,7 +166,7 @@ def push_answer(
                 decision=decision,
                 version=2 if otp else 1,
                 pin_proof=bool(otp),
-                webauthn=False,  # PROTOCOL §7 is not served yet
+                webauthn=decision == "approve" and uv_required(token),
                 **({"reason": result.reason} if result.reason else {}),
             )
     if refusal is not None:
@@ -188,6 +197,29 @@ def _proof_refusal(token: Token, otp: str, username: str, source: str):
         )
     if not token.push_proof:
         Token.objects.filter(pk=token.pk).update(push_proof=True)
+    return None
+
+
+def _uv_refusal(token: Token, signed_text: str, credential):
+    """§7: an approval of a ``required`` token carries a fresh assertion; its
+    sign count moves on only if no other answer moved it first."""
+    if not uv_required(token):
+        return None
+    try:
+        count = uv_check_approval(
+            token=token, signed_text=signed_text, credential=credential
+        )
+    except ServiceError as exc:
+        return exc
+    moved = Token.objects.filter(pk=token.pk, uv_sign_count=token.uv_sign_count).update(
+        uv_sign_count=count
+    )
+    if not moved:
+        return ServiceError(
+            "user_verification_required",
+            "This fingerprint check was already used.",
+            status=403,
+        )
     return None
 
 
