@@ -64,3 +64,46 @@ export async function verify(record) {
   }
   return true;
 }
+
+// --- PROTOCOL §7: user verification the server checks ------------------------
+// The challenges are SHA-256 of texts both sides know, so no round trip is
+// needed; the server verifies origin, rp id, the UV flag and the sign count.
+
+const sha256 = async (text) => new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(text)));
+
+// At confirmation: a platform credential over 'tessera/v1/uv-register|serial|otp'.
+// Returns {credentialId (b64u), json (what the confirm carries)}.
+export async function registerForServer(serial, otp, label) {
+  const credential = await navigator.credentials.create({
+    publicKey: {
+      rp: { name: "Tessera", id: location.hostname },
+      user: { id: crypto.getRandomValues(new Uint8Array(16)), name: label || serial, displayName: label || serial },
+      challenge: await sha256(`tessera/v1/uv-register|${serial}|${otp}`),
+      pubKeyCredParams: [{ type: "public-key", alg: -7 }, { type: "public-key", alg: -257 }],
+      authenticatorSelection: { authenticatorAttachment: "platform", userVerification: "required", residentKey: "discouraged" },
+      attestation: "none",
+      timeout: 60000,
+    },
+  });
+  const json = credential.toJSON();
+  return { credentialId: json.id, json };
+}
+
+// On approving: an assertion over SHA-256 of the answer's signed text.
+export async function assertForServer(credentialId, signedText) {
+  const assertion = await navigator.credentials.get({
+    publicKey: {
+      challenge: await sha256(signedText),
+      rpId: location.hostname,
+      allowCredentials: [{ type: "public-key", id: base64urlToBuffer(credentialId) }],
+      userVerification: "required",
+      timeout: 60000,
+    },
+  });
+  return assertion.toJSON();
+}
+
+function base64urlToBuffer(text) {
+  const s = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}

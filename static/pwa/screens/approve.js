@@ -7,6 +7,7 @@ import * as keys from "../keys.js";
 import * as store from "../store.js";
 import * as vault from "../vault.js";
 import { currentCode } from "../otp.js";
+import * as fingerprint from "../fingerprint.js";
 import { unlock, needsUnlock } from "./unlock.js";
 
 
@@ -89,6 +90,17 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
     const signed = proof
       ? `tessera/v2/answer|${challenge.id}|${decision}|${numberText}|${proof}`
       : `tessera/v1/answer|${challenge.id}|${decision}|${numberText}`;
+    let assertion = null;
+    if (decision === "approve" && record.policy.user_verification === "required") {
+      // PROTOCOL §7: the server checks the fingerprint or face unlock itself.
+      try {
+        if (!record.uv) throw new Error("no credential");
+        assertion = await fingerprint.assertForServer(record.uv.credentialId, signed);
+      } catch {
+        answering = false;
+        return render("Not approved: the fingerprint or face unlock was not confirmed.");
+      }
+    }
     const frame = {
       type: "answer",
       id: challenge.id,
@@ -97,6 +109,7 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
       number: number ?? "",
       signature: await keys.sign(record.deviceKey, signed),
       ...(proof ? { otp: proof } : {}),
+      ...(assertion ? { webauthn: assertion } : {}),
     };
     try {
       const result = await socket.answer(frame);

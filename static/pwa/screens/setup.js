@@ -30,6 +30,15 @@ function step(title, lead, { id, primary = "Continue", secondary = null, extra =
 
 export async function startSetup({ answer, seed, deviceKey, home }) {
   const policy = answer.policy;
+  // PROTOCOL §7: the server will check a fingerprint or face unlock on every
+  // approval. Say so now if this phone has none, before any PIN is chosen.
+  if (policy.user_verification === "required" && !(await fingerprint.available())) {
+    await step("Fingerprint or face unlock needed",
+      "This token needs a phone with a fingerprint or face unlock, and this device has none that Tessera can use. Activate it on a phone that has one, or ask your administrator.",
+      { id: "uv-unavailable", primary: "Close" });
+    home({ notice: "The token was not activated: it needs a phone with a fingerprint or face unlock." });
+    return;
+  }
   await step("One-Time Passcode",
     "Tessera shows a new passcode to type when you log in. It works without a connection.", { id: "intro-otp" });
   if (policy.push) {
@@ -93,15 +102,20 @@ async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, e
   const serverPin = answer.policy.pin_mode === "server" ? pin : "";
   try {
     const otp = await currentCode(answer.otp, seed);
+    const uv = answer.policy.user_verification === "required"
+      ? await fingerprint.registerForServer(answer.serial, otp, answer.label)
+      : null;
     await api.confirm({
       serial: answer.serial, otp, server_pin: serverPin,
       signature: await keys.sign(deviceKey, `tessera/v1/confirm|${answer.serial}|${otp}|${serverPin}`),
+      ...(uv ? { webauthn: uv.json } : {}),
     });
     const record = await vault.createRecord({
       answer, label: answer.label, seed, deviceKey, pin: answer.policy.pin_mode === "token" ? pin : "",
       prfKey: finger?.prf ?? null,
     });
     if (answer.otp.type === "hotp") record.otp.counter = 1; // counter 0 confirmed the token
+    if (uv) record.uv = { credentialId: uv.credentialId };
     if (finger) {
       // PRF matters only where it wraps a PIN key (token PIN mode).
       const prf = Boolean(finger.prf) && answer.policy.pin_mode === "token";

@@ -1,0 +1,73 @@
+"""PROTOCOL §7 in the app: a fingerprint or face unlock the server checks,
+with Chromium's virtual platform authenticator (CDP)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.steps import add_virtual_authenticator, walk_intro
+from tests.e2e.test_push_journeys import push_policy, start_portal_login  # noqa: F401
+from tokens.models import AuditEvent, PushChallenge, Token
+from tokens.services.enrollment import token_assign
+
+
+@pytest.fixture
+def uv_policy(push_policy):  # noqa: F811
+    push_policy.user_verification = "required"
+    push_policy.save(update_fields=["user_verification"])
+    return push_policy
+
+
+def test_approvals_carry_a_fingerprint_the_server_verifies(
+    live, desktop, page, user, uv_policy, shot
+):
+    cdp, authenticator = add_virtual_authenticator(page.context, page)
+    issued = token_assign(user=user, policy=uv_policy, actor="test")
+    page.goto(issued.activation_link)
+    walk_intro(page)
+    page.click("#done-continue")
+    expect(page.locator("html")).to_have_attribute("data-push", "online")
+    token = Token.objects.get(serial=issued.token.serial)
+    assert token.state == "active" and token.uv_credential_id
+    number = start_portal_login(desktop, live)
+    page.click(f"#number-{number}")
+    expect(desktop.locator("#tokens")).to_be_visible()  # logged in
+    shot(page, "approved")
+    event = AuditEvent.objects.get(action="push.answer", outcome="success")
+    assert event.detail["webauthn"] is True
+    assert Token.objects.get(pk=token.pk).uv_sign_count >= 1
+
+
+def test_an_unverified_user_cannot_approve(live, desktop, page, user, uv_policy):
+    cdp, authenticator = add_virtual_authenticator(page.context, page)
+    issued = token_assign(user=user, policy=uv_policy, actor="test")
+    page.goto(issued.activation_link)
+    walk_intro(page)
+    page.click("#done-continue")
+    expect(page.locator("html")).to_have_attribute("data-push", "online")
+    cdp.send(
+        "WebAuthn.setUserVerified",
+        {"authenticatorId": authenticator, "isUserVerified": False},
+    )
+    start_portal_login(desktop, live)
+    number = PushChallenge.objects.get().number
+    page.click(f"#number-{number}")
+    expect(page.locator("[data-screen=challenge]")).to_contain_text(
+        "fingerprint or face unlock was not confirmed"
+    )
+    assert PushChallenge.objects.get().state == "pending"
+
+
+def test_a_phone_without_one_is_stopped_before_the_pin(live, page, user, uv_policy):
+    uv_policy.pin_mode = "token"
+    uv_policy.save(update_fields=["pin_mode"])
+    issued = token_assign(user=user, policy=uv_policy, actor="test")
+    page.goto(issued.activation_link)  # no platform authenticator here
+    expect(page.locator("[data-screen=uv-unavailable]")).to_contain_text(
+        "needs a phone with a fingerprint or face unlock"
+    )
+    assert page.locator("#pin").count() == 0  # no PIN was asked for
+    page.click("#uv-unavailable-continue")
+    expect(page.locator("[data-screen=welcome]")).to_contain_text("was not activated")
+    assert Token.objects.get(serial=issued.token.serial).state == "assigned"
