@@ -7,7 +7,12 @@ from django.utils.translation import gettext_lazy as _
 
 
 class UsernameForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150)
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        # "webauthn": the browser may offer a passkey in the suggestions.
+        widget=forms.TextInput(attrs={"autocomplete": "username webauthn"}),
+    )
 
 
 class PushLoginForm(forms.Form):

@@ -463,3 +463,6 @@ class ApiClientAdmin(admin.ModelAdmin):
         return self._show_key(
             request, client, api_client_rotate_key(client=client, actor=_actor(request))
         )
+
+
+from tokens import admin_passkeys  # noqa: E402, F401 - registers PasskeyAdmin

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from portal.forms import PasswordForm, RenameForm
 from portal.views.common import PLATFORMS, otp_required, setup_context
-from tokens.models import Token
+from tokens.models import Passkey, Token
 from tokens.services import portal as portal_service
 from tokens.services.enrollment import enrollment_by_link
 from tokens.services.throttle import allow
@@ -43,7 +43,12 @@ def enroll_link(request, code):
 def dashboard(request):
     tokens = Token.objects.filter(user=request.user).exclude(state=Token.State.REVOKED)
     return render(
-        request, "portal/dashboard.html", {"tokens": tokens.order_by("created_at")}
+        request,
+        "portal/dashboard.html",
+        {
+            "tokens": tokens.order_by("created_at"),
+            "passkeys": Passkey.objects.filter(user=request.user),
+        },
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import django_otp
+from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +24,7 @@ from portal.views.common import (
     session_push,
 )
 from tokens.consumers import PUSH_SESSION_KEY
-from tokens.models import PushChallenge
+from tokens.models import Passkey, PushChallenge
 from tokens.services import portal as portal_service
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
@@ -36,6 +39,7 @@ def home(request):
 
 
 LOGIN_NEXT = "tessera_login_next"
+PASSWORD_CHECKED = "tessera_password_checked"  # noqa: S105 - a session key
 
 
 @never_cache
@@ -57,10 +61,12 @@ def _admin_login(request) -> bool:
     return request.session.get(LOGIN_NEXT, "").startswith(reverse("admin:index"))
 
 
-def _logged_in(request, user, token):
-    """Both factors passed: log in, audit an admin login, go where asked."""
+def complete_login(request, user, device) -> str:
+    """Both factors passed (``device``: a token or a passkey): log in, audit
+    an admin login, and return where to go."""
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    django_otp.login(request, token)
+    django_otp.login(request, device)
+    request.session.pop(PASSWORD_CHECKED, None)
     next_url = request.session.pop(LOGIN_NEXT, "")
     if next_url.startswith(reverse("admin:index")):
         audit_record(
@@ -68,12 +74,31 @@ def _logged_in(request, user, token):
             outcome="success" if user.is_staff else "failure",
             actor=user.get_username(),
             username=user.get_username(),
-            serial=token.serial,
+            serial=getattr(device, "serial", ""),
             source="portal",
             ip=client_ip(request),
             **({} if user.is_staff else {"reason": "not staff"}),
+            **({"passkey": device.pk} if not hasattr(device, "serial") else {}),
         )
-    return redirect(next_url or "portal:dashboard")
+    return next_url or reverse("portal:dashboard")
+
+
+def _logged_in(request, user, device):
+    return redirect(complete_login(request, user, device))
+
+
+def password_ok_user(request):
+    """The user whose password this session typed in the last five minutes
+    (the passkey page's alternatives need no second typing), or None."""
+    state = request.session.get(PASSWORD_CHECKED)
+    username = request.session.get(LOGIN_USERNAME)
+    if not (
+        isinstance(state, dict)
+        and state.get("username") == username
+        and time.time() - state.get("at", 0) < 300
+    ):
+        return None
+    return get_user_model().objects.filter(username=username, is_active=True).first()
 
 
 @never_cache
@@ -87,7 +112,10 @@ def login_continue(request):
     # push token and users with no authenticator yet cannot be told apart
     # before the password is right.
     if request.GET.get("method") != "passcode" and (
-        user is None or push_tokens(user) or not portal_service.usable_tokens(user)
+        user is None
+        or push_tokens(user)
+        or Passkey.objects.filter(user=user).exists()
+        or not portal_service.usable_tokens(user)
     ):
         return _login_with_push(request, username)
     form = LoginForm(request.POST or None)
@@ -150,7 +178,8 @@ def _throttled(request, username: str, form) -> bool:
 
 
 def _login_with_push(request, username: str):
-    """Password, then a push: the default for users with a push token."""
+    """Password first; then a passkey (offered first when the user has one),
+    a push (the default for users with a push token), or enrollment."""
     form = PushLoginForm(request.POST or None)
     if (
         request.method == "POST"
@@ -158,29 +187,27 @@ def _login_with_push(request, username: str):
         and not _throttled(request, username, form)
     ):
         try:
-            user, challenge = portal_service.portal_push_start(
+            user, step = portal_service.portal_password_step(
                 request=request,
                 username=username,
                 password=form.cleaned_data["password"],
                 ip=client_ip(request),
-                browser=browser_of(request),
             )
+            if step == "push":
+                return _send_push(request, user)
         except ServiceError as exc:
-            own = session_push(request, "login", username)
-            if own is not None and own.state == PushChallenge.State.PENDING:
-                return redirect("portal:login-push")  # e.g. after a reload
             if exc.code == "use_passcode":
                 return redirect(reverse("portal:login-continue") + "?method=passcode")
             form.add_error(None, exc.detail)
         else:
-            if user is not None and challenge is None:
+            if step == "enroll":
                 # No authenticator yet: SafeNet's self-enrollment starts here,
                 # with the password already checked.
                 save_wizard(request, {"username": username, "password_ok": True})
                 return redirect("portal:add")
-            if user is not None:
-                remember_push(request, challenge, "login")
-                return redirect("portal:login-push")
+            if step == "passkey":
+                request.session[PASSWORD_CHECKED] = {"username": username, "at": time.time()}
+                return redirect("portal:login-passkey")
             _audit_failed_admin_login(request, username)
             form.add_error(None, _("That password is not right."))
     return render(
@@ -188,6 +215,30 @@ def _login_with_push(request, username: str):
         "portal/login_password.html",
         {"form": form, "username": username, "push": True},
     )
+
+
+def _send_push(request, user):
+    """Send the login's push and wait for it; a refused push (fatigue, locked)
+    goes back to the password page with the reason."""
+    username = user.get_username()
+    try:
+        challenge = portal_service.portal_push_send(
+            user=user, ip=client_ip(request), browser=browser_of(request)
+        )
+    except ServiceError as exc:
+        own = session_push(request, "login", username)
+        if own is not None and own.state == PushChallenge.State.PENDING:
+            return redirect("portal:login-push")  # e.g. after a reload
+        if exc.code == "use_passcode":
+            return redirect(reverse("portal:login-continue") + "?method=passcode")
+        messages.error(request, exc.detail)
+        return render(
+            request,
+            "portal/login_password.html",
+            {"form": PushLoginForm(), "username": username, "push": True},
+        )
+    remember_push(request, challenge, "login")
+    return redirect("portal:login-push")
 
 
 @never_cache

@@ -134,6 +134,8 @@ def add_app(request):
     if user is None:
         return redirect("portal:add")
     if request.method == "POST":
+        if request.POST.get("kind") == "passkey":
+            return redirect("portal:add-passkey")
         return redirect("portal:add-platform")
     return render(request, "portal/add_app.html")
 

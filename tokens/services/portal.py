@@ -6,7 +6,7 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
-from tokens.models import Token
+from tokens.models import Passkey, Token
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
 from tokens.services.lifecycle import token_revoke
@@ -103,40 +103,50 @@ def _audit_login(outcome: str, username: str, ip, **detail) -> None:
     )
 
 
-def portal_push_start(
-    *, request, username: str, password: str, ip: str | None, browser: str
-):
-    """Password, then a push to the user's devices.
-
-    Returns (user, challenge), (None, None) for a wrong password, or (user,
-    None) for a right password and no authenticator yet (the caller starts
-    enrollment: the password comes first, so the pages never tell a stranger
-    which accounts have no authenticator). Raises ``ServiceError`` when every
-    token is locked (saying why and until when) or when the push fatigue
-    limits refuse a new push.
+def portal_password_step(*, request, username: str, password: str, ip: str | None):
+    """The password, then what comes next: ``(None, "wrong")``, or the user
+    and ``"enroll"`` (no authenticator yet: the password comes first, so the
+    pages never tell a stranger which accounts have none), ``"passkey"``
+    (offered first when the user has one), or ``"push"``. Raises
+    ``ServiceError`` when every token is locked (saying why and until when),
+    or ``use_passcode`` when no token can take a push.
     """
     user = authenticate(request, username=username, password=password)
     if user is None:
         _audit_login("failure", username, ip, reason="password", method="push")
-        return None, None
+        return None, "wrong"
     tokens = usable_tokens(user)
-    if not tokens:
+    has_passkey = Passkey.objects.filter(user=user).exists()
+    if not tokens and not has_passkey:
         _audit_login("info", username, ip, reason="no authenticator: enroll")
-        return user, None
+        return user, "enroll"
+    if has_passkey:
+        return user, "passkey"
     _refuse_locked(tokens, username, ip)
     if not push_tokens(user):
         raise ServiceError(
             "use_passcode", "Use a passcode from your authenticator to log in."
         )
-    challenge = push_create(
+    return user, "push"
+
+
+def portal_push_send(*, user, ip: str | None, browser: str):
+    """The push of a login whose password was right. Raises ``ServiceError``
+    when the push fatigue limits refuse it, or the tokens are locked."""
+    _refuse_locked(usable_tokens(user), user.get_username(), ip)
+    tokens = push_tokens(user)
+    if not tokens:
+        raise ServiceError(
+            "use_passcode", "Use a passcode from your authenticator to log in."
+        )
+    return push_create(
         username=user.get_username(),
         application=PORTAL_APPLICATION,
         source="portal",
         ip=ip,
         browser=browser,
-        tokens=push_tokens(user),
+        tokens=tokens,
     )
-    return user, challenge
 
 
 def portal_push_finish(

@@ -6,6 +6,21 @@ import hashlib
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from webauthn.helpers.exceptions import (
+    InvalidAuthenticationResponse,
+    InvalidJSONStructure,
+    InvalidRegistrationResponse,
+)
+
+# What a malformed or wrong credential raises inside py_webauthn: a refusal.
+WEBAUTHN_PROBLEMS = (
+    InvalidAuthenticationResponse,
+    InvalidRegistrationResponse,
+    InvalidJSONStructure,
+    KeyError,
+    TypeError,
+    ValueError,
+)
 
 
 def relying_party_id() -> str:

@@ -16,27 +16,14 @@ from __future__ import annotations
 
 from webauthn import verify_authentication_response, verify_registration_response
 from webauthn.helpers import bytes_to_base64url
-from webauthn.helpers.exceptions import (
-    InvalidAuthenticationResponse,
-    InvalidJSONStructure,
-    InvalidRegistrationResponse,
-)
 
 from tokens.models import Policy, Token
 from tokens.services.errors import ServiceError
 from tokens.services.webauthn.common import (
+    WEBAUTHN_PROBLEMS,
     expected_origin,
     relying_party_id,
     text_challenge,
-)
-
-_PROBLEMS = (
-    InvalidAuthenticationResponse,
-    InvalidRegistrationResponse,
-    InvalidJSONStructure,
-    KeyError,
-    TypeError,
-    ValueError,
 )
 
 
@@ -65,7 +52,7 @@ def uv_registration(*, token: Token, otp: str, credential) -> dict:
             expected_origin=expected_origin(),
             require_user_verification=True,
         )
-    except _PROBLEMS as exc:
+    except WEBAUTHN_PROBLEMS as exc:
         raise _refusal(
             "The fingerprint or face credential could not be verified."
         ) from exc
@@ -98,7 +85,7 @@ def uv_check_approval(*, token: Token, signed_text: str, credential) -> int:
             credential_current_sign_count=token.uv_sign_count,
             require_user_verification=True,
         )
-    except _PROBLEMS as exc:
+    except WEBAUTHN_PROBLEMS as exc:
         raise _refusal(
             "The fingerprint or face check could not be verified for this request."
         ) from exc

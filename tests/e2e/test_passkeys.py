@@ -1,0 +1,89 @@
+"""Passkeys in the portal, in Chromium with its virtual authenticator: add
+one in Add Authenticator, log in with it after the password, log in without
+a password, and remove it."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.steps import add_virtual_authenticator
+from tokens.models import AuditEvent, Passkey
+
+PASSWORD = "correct horse battery"
+
+
+def log_out(desktop):
+    desktop.click("text=Log out")
+    expect(desktop.locator("#start")).to_be_visible()
+
+
+def test_a_user_enrolls_and_logs_in_with_a_passkey(live, desktop, user, mail_dir, shot):
+    cdp, authenticator = add_virtual_authenticator(desktop.context, desktop)
+
+    def presence(on: bool):
+        # The virtual authenticator answers at once; a person picks a passkey
+        # from the username field's suggestions (autofill) only if they want.
+        cdp.send(
+            "WebAuthn.setAutomaticPresenceSimulation",
+            {"authenticatorId": authenticator, "enabled": on},
+        )
+
+    desktop.goto(live + "/")
+    desktop.click("#start")
+    desktop.fill("#id_username", "alice")
+    desktop.click("#submit")
+    desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")
+    desktop.click("#add-authenticator")
+    mail_file = max(mail_dir.iterdir(), key=lambda p: p.stat().st_mtime)
+    code = re.search(r"verification code is (\d{6})", mail_file.read_text()).group(1)
+    desktop.fill("#id_code", code)
+    desktop.click("#submit")
+    desktop.check("#kind-passkey")
+    shot(desktop, "1-choice")
+    desktop.click("#submit")
+    desktop.fill("#passkey-name", "Work laptop")
+    desktop.click("#passkey-create")
+    expect(desktop.locator("#passkeys")).to_contain_text("Work laptop")
+    shot(desktop, "2-dashboard")
+    assert Passkey.objects.get(user=user).discoverable
+
+    # After the password, the passkey is offered first.
+    log_out(desktop)
+    presence(False)
+    desktop.click("#start")
+    desktop.fill("#id_username", "alice")
+    desktop.click("#submit")
+    desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")
+    expect(desktop.locator("#passkey-login")).to_be_visible()
+    shot(desktop, "3-use-your-passkey")
+    presence(True)
+    desktop.click("#passkey-login")
+    expect(desktop.locator("#passkeys")).to_contain_text("Work laptop")
+
+    # Without a password, from the Start page.
+    log_out(desktop)
+    desktop.click("#passkey-signin")
+    expect(desktop.locator("#passkeys")).to_be_visible()
+    # Autofill: the username field offers the passkey (conditional
+    # mediation); the virtual authenticator picks it at once.
+    log_out(desktop)
+    desktop.click("#start")
+    expect(desktop.locator("#passkeys")).to_be_visible()
+    uses = AuditEvent.objects.filter(action="passkey.use", outcome="success")
+    assert [e.detail["passwordless"] for e in uses.order_by("id")] == [
+        False,
+        True,
+        True,
+    ]
+
+    # Removal asks for the password again.
+    passkey = Passkey.objects.get(user=user)
+    desktop.click(f"#remove-passkey-{passkey.pk}")
+    desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")
+    expect(desktop.locator("body")).to_contain_text("The passkey was removed.")
+    assert not Passkey.objects.filter(user=user).exists()
