@@ -18,6 +18,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import re_path  # noqa: E402
 
 from config.handlers import PooledSyncASGIHandler  # noqa: E402
+from config.process_header import with_process_header  # noqa: E402
 from tokens.routing import (  # noqa: E402
     ASYNC_HTTP_PREFIXES,
     http_urlpatterns,
@@ -36,7 +37,7 @@ async def http_app(scope, receive, send):
     return await django_sync_app(scope, receive, send)
 
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": http_app,
         "websocket": URLRouter(
@@ -52,3 +53,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# bin/production names its processes; the name answers every request.
+application = with_process_header(router, os.environ.get("TESSERA_PROCESS_NAME", ""))

@@ -175,3 +175,20 @@ def test_the_socket_takes_the_assertion_too(uv_device):
         return result
 
     assert run_async(run)["state"] == "approved"
+
+
+def test_with_a_token_pin_both_the_pin_proof_and_the_fingerprint_are_needed(
+    api, user, uv_policy
+):
+    uv_policy.pin_mode = "token"
+    uv_policy.save()
+    device = activate(api, user, uv_policy, phone_authenticator())
+    assert confirm(api, device).status_code == 200
+    challenge = create()
+    frame = device.answer_frame(str(challenge.pk), "approve", challenge.number)
+    assert frame["otp"] and frame["webauthn"]  # version 2, and the assertion
+    without_uv = {k: v for k, v in frame.items() if k != "webauthn"}
+    with pytest.raises(ServiceError) as refused:
+        submit(without_uv)
+    assert refused.value.code == "user_verification_required"
+    assert submit(frame).state == "approved"

@@ -1,0 +1,196 @@
+"""Real services for the production tests: a throwaway PostgreSQL cluster, a
+self-signed certificate, and bin/production (nginx + N daphne processes)."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import os
+import secrets
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.servers import ARTIFACTS, ROOT, free_port, stop
+
+PG_BIN = (
+    sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    if Path("/usr/lib/postgresql").exists()
+    else None
+)
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.getuid() == 0 else args
+
+
+class Postgres:
+    """initdb in a temp dir (as the postgres user when root), loopback only."""
+
+    def __init__(self):
+        # Its own directory under /tmp: pytest's are private to root, and the
+        # server runs as postgres.
+        self.dir = Path(tempfile.mkdtemp(prefix="tessera-pg-"))
+        if os.getuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        self.port = free_port()
+        subprocess.run(
+            _as_postgres(
+                [str(PG_BIN / "initdb"), "-D", str(self.dir / "data"), "-U", "postgres"]
+                + ["-A", "trust", "-E", "UTF8"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        self.start()
+        subprocess.run(
+            _as_postgres(
+                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port)]
+                + ["-U", "postgres", "tessera"]
+            ),
+            check=True,
+        )
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/tessera"
+
+    def ctl(self, *args: str) -> None:
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), *args]),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        self.ctl(
+            "-w",
+            "-l",
+            str(self.dir / "server.log"),
+            "start",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off",
+        )
+
+    def stop(self) -> None:
+        self.ctl("-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m"])
+            + ["immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def self_signed(workdir: Path, host: str = "localhost") -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = workdir / "cert.pem", workdir / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class Production:
+    """bin/production as an operator starts it: nginx with TLS on ``port``,
+    ``processes`` daphne processes on PostgreSQL and Redis."""
+
+    def __init__(self, workdir: Path, database_url: str, redis_url: str, processes=2):
+        cert, key = self_signed(workdir)
+        self.port = free_port()
+        self.base = f"https://localhost:{self.port}"
+        self.ssl = ssl.create_default_context(cafile=str(cert))
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SITE_URL": self.base,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "TESSERA_PROCESSES": str(processes),
+            "TESSERA_LISTEN": str(self.port),
+            "TESSERA_BACKEND_PORT": str(free_port()),
+            "TESSERA_TLS_CERT": str(cert),
+            "TESSERA_TLS_KEY": str(key),
+            "TESSERA_DATA_DIR": str(workdir / "data"),
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "TESSERA_SEED_KEYS": "k1:"
+            + base64.b64encode(secrets.token_bytes(32)).decode(),
+            "TESSERA_PIN_KEY": secrets.token_urlsafe(32),
+            "TESSERA_WEBPUSH": "off",
+        }
+        self.env.pop("TESSERA_TEST_SERVER_DB", None)
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log = open(ARTIFACTS / "production.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bin" / "production")],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready(processes)
+
+    def open(self, path: str, timeout: float = 5):
+        return urllib.request.urlopen(
+            self.base + path, timeout=timeout, context=self.ssl
+        )
+
+    def wait_ready(self, processes: int) -> None:
+        seen: set[str] = set()
+        deadline = time.monotonic() + 90
+        while len(seen) < processes:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    "bin/production exited; see test-artifacts/production.log"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError("bin/production did not start")
+            try:
+                with self.open("/healthz", timeout=2) as response:
+                    seen.add(response.headers["X-Tessera-Process"])
+            except OSError:
+                time.sleep(0.2)
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout
+
+    def stop(self) -> None:
+        stop(self.process)
+        self.log.close()
