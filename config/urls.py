@@ -27,3 +27,5 @@ urlpatterns = [
     path("app/", include("pwa.urls")),
     path("", include("portal.urls")),
 ]
+
+handler500 = "config.errors.server_error"

@@ -44,11 +44,13 @@ def production(tmp_path_factory):
     try:
         site = Production(workdir, postgres.url, f"redis://127.0.0.1:{redis_port}/0")
         site.postgres = postgres
+        site.redis = redis
+        site.redis_port = redis_port
         yield site
     finally:
         if site is not None:
             site.stop()
-        stop(redis)
+        stop(site.redis if site is not None else redis)
         postgres.remove()
 
 
@@ -171,3 +173,174 @@ def test_a_push_login_crosses_processes_behind_the_tls_proxy(production):
     assert heard == {"type": "push", "state": "approved"}
     assert browser.post("/login/push/", {"push": "1"}) == (302, "/authenticators/")
     assert device.serial in browser.get("/authenticators/")
+
+
+def api_key(site) -> str:
+    return site.manage("create_api_client", f"client-{free_port()}").strip().split()[-1]
+
+
+def call(site, key, path, body=None):
+    request = urllib.request.Request(
+        site.base + path,
+        json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15, context=site.ssl) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
+def test_a_database_outage_is_a_clear_503_and_tessera_recovers(production):
+    site = production
+    key = api_key(site)
+    body = {"username": "nobody", "passcode": "123456"}
+    assert call(site, key, "/api/v1/auth/validate", body)[0] == 200
+    site.postgres.stop()
+    try:
+        status, headers, answer = call(site, key, "/api/v1/auth/validate", body)
+        assert status == 503 and headers["Retry-After"] == "5"
+        assert answer == {
+            "error": "unavailable",
+            "detail": "Tessera cannot reach its database just now. Try again in a moment.",
+        }
+        with site.open("/healthz") as health:  # the process itself is fine
+            assert health.status == 200
+    finally:
+        site.postgres.start()
+    for _ in range(50):  # no restart: the next requests reconnect
+        if call(site, key, "/api/v1/auth/validate", body)[0] == 200:
+            break
+        asyncio.run(asyncio.sleep(0.2))
+    else:
+        raise AssertionError("Tessera did not recover")
+
+
+def test_a_killed_process_loses_no_push_and_answers_it_once(production):
+    import os
+    import signal
+
+    site = production
+    site.manage(
+        "shell", "-c", CREATE_USER.replace("alice", "carol").format(password=PASSWORD)
+    )
+    issued = json.loads(site.manage("assign_token", "carol"))
+    device = Device()
+    answer = post_json(
+        site,
+        "/api/v1/device/activate",
+        device.activate_body(issued["activation_string"]),
+    )
+    device.accept_activation(issued["activation_string"], answer)
+    post_json(site, "/api/v1/device/confirm", device.confirm_body())
+    key = api_key(site)
+    state = site.env["TESSERA_DATA_DIR"] + "/nginx"
+
+    async def authenticated(process):
+        phone = await socket_on(site, "/ws/device/", process)
+        hello = json.loads(await phone.recv())
+        await phone.send(json.dumps(device.auth_frame(hello["nonce"])))
+        assert json.loads(await phone.recv())["type"] == "ready"
+        return phone
+
+    async def run():
+        phone = await authenticated("p1")
+        _, _, started = await asyncio.to_thread(
+            call,
+            site,
+            key,
+            "/api/v1/auth/push",
+            {"username": "carol", "application": "VPN"},
+        )
+        challenge = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        assert challenge["id"] == started["id"]
+        pid = int(open(f"{state}/p1.pid").read())
+        os.kill(pid, signal.SIGKILL)  # the process holding the phone's socket
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(phone.recv(), 10)
+        # The app reconnects through the proxy (to the other process) and the
+        # pending request comes again.
+        phone = await authenticated("p2")
+        again = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        assert again["id"] == started["id"]
+        frame = device.answer_frame(started["id"], "approve", started["number"])
+        await phone.send(json.dumps(frame))
+        first = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        await phone.send(json.dumps(frame))
+        second = {}
+        while second.get("type") != "error":  # after the challenge.closed frame
+            second = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        await phone.close()
+        return started, first, second
+
+    started, first, second = run_async(run)
+    assert first["state"] == "approved"
+    assert second["error"] == "already_answered"
+    status, _, outcome = call(site, key, f"/api/v1/auth/push/{started['id']}")
+    assert (status, outcome["state"]) == (200, "approved")
+
+
+def test_a_redis_restart_reconnects_the_devices_and_delivers_again(production):
+    site = production
+    site.manage(
+        "shell", "-c", CREATE_USER.replace("alice", "dave").format(password=PASSWORD)
+    )
+    issued = json.loads(site.manage("assign_token", "dave"))
+    device = Device()
+    answer = post_json(
+        site,
+        "/api/v1/device/activate",
+        device.activate_body(issued["activation_string"]),
+    )
+    device.accept_activation(issued["activation_string"], answer)
+    post_json(site, "/api/v1/device/confirm", device.confirm_body())
+    key = api_key(site)
+
+    async def authenticated():
+        phone = await websockets.connect(
+            site.base.replace("https", "wss") + "/ws/device/", ssl=site.ssl
+        )
+        hello = json.loads(await phone.recv())
+        await phone.send(json.dumps(device.auth_frame(hello["nonce"])))
+        assert json.loads(await phone.recv())["type"] == "ready"
+        return phone
+
+    async def run():
+        phone = await authenticated()
+        stop(site.redis)
+        site.redis = start_redis(site.redis_port)  # empty: groups are gone
+        # The socket's subscription died with Redis: the server closes it, so
+        # the app reconnects and subscribes again (a deaf socket would miss
+        # every push from now on).
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                await asyncio.wait_for(phone.recv(), 40)
+        # Reconnecting as the app does, with a growing pause: the first try on
+        # a process may still meet a pooled connection to the old Redis.
+        for pause in (1, 2, 4, 8, 8):
+            await asyncio.sleep(pause)
+            try:
+                phone = await authenticated()
+                break
+            except (websockets.ConnectionClosed, AssertionError):
+                continue
+        else:
+            raise AssertionError("the device could not reconnect")
+        _, _, started = await asyncio.to_thread(
+            call,
+            site,
+            key,
+            "/api/v1/auth/push",
+            {"username": "dave", "application": "VPN"},
+        )
+        challenge = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        assert challenge["id"] == started["id"]
+        await phone.send(
+            json.dumps(device.answer_frame(started["id"], "approve", started["number"]))
+        )
+        result = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        await phone.close()
+        return result
+
+    assert run_async(run)["state"] == "approved"
