@@ -26,7 +26,10 @@ def server_error(request):
     code, detail = (
         ("unavailable", UNAVAILABLE)
         if down
-        else ("server_error", "Something went wrong on the server. It has been recorded.")
+        else (
+            "server_error",
+            "Something went wrong on the server. It has been recorded.",
+        )
     )
     if request.path.startswith("/api/"):
         response = JsonResponse({"error": code, "detail": detail}, status=status)

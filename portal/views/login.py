@@ -206,7 +206,10 @@ def _login_with_push(request, username: str):
                 save_wizard(request, {"username": username, "password_ok": True})
                 return redirect("portal:add")
             if step == "passkey":
-                request.session[PASSWORD_CHECKED] = {"username": username, "at": time.time()}
+                request.session[PASSWORD_CHECKED] = {
+                    "username": username,
+                    "at": time.time(),
+                }
                 return redirect("portal:login-passkey")
             _audit_failed_admin_login(request, username)
             form.add_error(None, _("That password is not right."))

@@ -66,3 +66,28 @@ def test_create_api_client_prints_a_working_key():
     assert api_client_authenticate(key).name == "VPN"
     with pytest.raises(CommandError, match="exists"):
         run("create_api_client", "VPN")
+
+
+@pytest.mark.django_db
+def test_reseal_moves_every_seed_to_the_current_key(user, enroll, settings):
+    import base64
+
+    from django.core.management import call_command
+
+    from tokens import crypto
+    from tokens.models import Token
+    from tokens.services.otp import validate_passcode
+
+    device = enroll(user)
+    old = dict(settings.TESSERA_SEED_KEYS)
+    settings.TESSERA_SEED_KEYS = {"k9": base64.b64decode(b"A" * 43 + b"=")[:32], **old}
+    call_command("reseal_seeds")
+    token = Token.objects.get(serial=device.serial)
+    assert crypto.seed_key_id(token.seed_encrypted) == "k9"
+    settings.TESSERA_SEED_KEYS = {
+        "k9": settings.TESSERA_SEED_KEYS["k9"]
+    }  # old key gone
+    import time
+
+    code = device.code(time.time() + 30)
+    assert validate_passcode(username="alice", passcode=code, source="test").accepted

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand
+
+from tokens.services.audit import audit_record
+from tokens.services.keys import seed_keys, seeds_reseal
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-seal every token seed with the current (first) key of "
+        "TESSERA_SEED_KEYS, so older keys can be dropped."
+    )
+
+    def handle(self, *args, **options):
+        count = seeds_reseal()
+        audit_record(
+            action="seeds.reseal",
+            outcome="success",
+            actor="cli",
+            resealed=count,
+            key=next(iter(seed_keys())),
+        )
+        self.stdout.write(f"{count} seed(s) re-sealed with {next(iter(seed_keys()))}.")
