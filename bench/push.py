@@ -44,11 +44,13 @@ PROVISION = """
 import json
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from tokens.models import Token
-from tokens.selectors import policy_default
+from tokens.models import Policy, Token
 from tokens.services.apiclients import api_client_create
 devices = json.load(open({path!r}))
-policy = policy_default()
+# No token PIN: these devices answer with version 1 (a token-PIN policy would
+# rightly ask them for the PIN's proof).
+policy = Policy.objects.create(name="bench-push", pin_mode="none",
+                               push_deny_cooldown_seconds=0)
 User = get_user_model()
 users = User.objects.bulk_create(
     [User(username=f"push{{i}}", password="!") for i in range(len(devices))]

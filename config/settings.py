@@ -273,6 +273,11 @@ TESSERA_WEBPUSH_CONTACT = envstr("TESSERA_WEBPUSH_CONTACT") or (
 )
 TESSERA_WEBPUSH_TIMEOUT = envint("TESSERA_WEBPUSH_TIMEOUT", 5)  # seconds
 
+# The audit log's retention for `manage.py audit_archive` (days; unset: the
+# command needs --older-than).
+_retention = envstr("TESSERA_AUDIT_RETENTION_DAYS")
+TESSERA_AUDIT_RETENTION_DAYS = int(_retention) if _retention else None
+
 # Device sockets: closed when no token authenticates within this many seconds;
 # at most this many open from one client address (per process).
 TESSERA_WS_AUTH_SECONDS = envint("TESSERA_WS_AUTH_SECONDS", 10)

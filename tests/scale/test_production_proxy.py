@@ -281,7 +281,9 @@ def test_a_killed_process_loses_no_push_and_answers_it_once(production):
     assert (status, outcome["state"]) == (200, "approved")
 
 
-def test_a_redis_restart_reconnects_the_devices_and_delivers_again(production):
+def test_a_redis_restart_reconnects_the_devices_and_delivers_pending_requests(
+    production,
+):
     site = production
     site.manage(
         "shell", "-c", CREATE_USER.replace("alice", "dave").format(password=PASSWORD)
@@ -308,6 +310,15 @@ def test_a_redis_restart_reconnects_the_devices_and_delivers_again(production):
 
     async def run():
         phone = await authenticated()
+        _, _, started = await asyncio.to_thread(
+            call,
+            site,
+            key,
+            "/api/v1/auth/push",
+            {"username": "dave", "application": "VPN"},
+        )
+        challenge = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        assert challenge["id"] == started["id"]
         stop(site.redis)
         site.redis = start_redis(site.redis_port)  # empty: groups are gone
         # The socket's subscription died with Redis: the server closes it, so
@@ -322,25 +333,23 @@ def test_a_redis_restart_reconnects_the_devices_and_delivers_again(production):
             await asyncio.sleep(pause)
             try:
                 phone = await authenticated()
+                again = json.loads(await asyncio.wait_for(phone.recv(), 10))
                 break
-            except (websockets.ConnectionClosed, AssertionError):
+            except (websockets.ConnectionClosed, AssertionError, TimeoutError):
                 continue
         else:
             raise AssertionError("the device could not reconnect")
-        _, _, started = await asyncio.to_thread(
-            call,
-            site,
-            key,
-            "/api/v1/auth/push",
-            {"username": "dave", "application": "VPN"},
-        )
-        challenge = json.loads(await asyncio.wait_for(phone.recv(), 10))
-        assert challenge["id"] == started["id"]
-        await phone.send(
-            json.dumps(device.answer_frame(started["id"], "approve", started["number"]))
-        )
+        # The request still pending is delivered again, and approved once.
+        assert again["id"] == started["id"]
+        frame = device.answer_frame(started["id"], "approve", started["number"])
+        await phone.send(json.dumps(frame))
         result = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        await phone.send(json.dumps(frame))
+        second = {}
+        while second.get("type") != "error":
+            second = json.loads(await asyncio.wait_for(phone.recv(), 10))
         await phone.close()
+        assert second["error"] == "already_answered"
         return result
 
     assert run_async(run)["state"] == "approved"

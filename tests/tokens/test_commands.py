@@ -91,3 +91,28 @@ def test_reseal_moves_every_seed_to_the_current_key(user, enroll, settings):
 
     code = device.code(time.time() + 30)
     assert validate_passcode(username="alice", passcode=code, source="test").accepted
+
+
+@pytest.mark.django_db
+def test_old_audit_events_are_exported_as_json_lines_then_deleted(tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tokens.models import AuditEvent
+    from tokens.services.audit import audit_record
+
+    old = audit_record(action="otp.validate", outcome="failure", username="alice")
+    AuditEvent.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(days=100)
+    )
+    recent = audit_record(action="otp.validate", outcome="success", username="bob")
+    out = tmp_path / "audit.jsonl"
+    call_command("audit_archive", str(out), "--older-than", "90", stderr=io.StringIO())
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(e["id"], e["username"]) for e in lines] == [(old.pk, "alice")]
+    assert not AuditEvent.objects.filter(pk=old.pk).exists()
+    assert AuditEvent.objects.filter(pk=recent.pk).exists()
+    assert (
+        AuditEvent.objects.filter(action="audit.archive").get().detail["deleted"] == 1
+    )
