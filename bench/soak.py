@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,7 @@ async def soak(base, key, env, devices, validators, args):
     api = Connection(port)
     await api.open()
     errors = 0
+    reasons: Counter = Counter()
     first_rss = None
     interval = 1 / args.rate
     print(
@@ -111,6 +113,7 @@ async def soak(base, key, env, devices, validators, args):
             latencies.append(time.perf_counter() - start)
             if status != 200:
                 errors += 1
+                reasons[f"validate {status}"] += 1
             if time.monotonic() >= next_push:
                 next_push += args.push_every
                 target = connected[i % len(connected)]
@@ -125,6 +128,7 @@ async def soak(base, key, env, devices, validators, args):
                 )
                 if status != 201:
                     errors += 1
+                    reasons[f"push {status} {payload[:60]!r}"] += 1
                 else:
                     started = json.loads(payload)
                     try:
@@ -134,9 +138,12 @@ async def soak(base, key, env, devices, validators, args):
                         )
                         await target.socket.send(json.dumps(frame))
                         _, result = await asyncio.wait_for(target.inbox.get(), 10)
-                        errors += result.get("state") != "approved"
+                        if result.get("state") != "approved":
+                            errors += 1
+                            reasons[f"answer {str(result)[:80]}"] += 1
                     except TimeoutError:
                         errors += 1
+                        reasons["push timeout"] += 1
                     while not target.inbox.empty():
                         target.inbox.get_nowait()
             i += 1
@@ -151,6 +158,8 @@ async def soak(base, key, env, devices, validators, args):
             flush=True,
         )
     growth = (rss - first_rss) / first_rss * 100
+    for reason, count in reasons.most_common():
+        print(f"  error: {reason} x{count}")
     print(
         f"soak: errors {errors} (must be 0); RSS {first_rss:.1f} -> {rss:.1f} MB, "
         f"growth {growth:.1f}% (must be < 10%): "
