@@ -19,15 +19,21 @@ def uv_policy(push_policy):  # noqa: F811
     return push_policy
 
 
-def test_approvals_carry_a_fingerprint_the_server_verifies(
-    live, desktop, page, user, uv_policy, shot
-):
+def activate_with_fingerprint(page, user, policy):
+    """Activate on a phone with a platform authenticator; (cdp, its id, issued)."""
     cdp, authenticator = add_virtual_authenticator(page.context, page)
-    issued = token_assign(user=user, policy=uv_policy, actor="test")
+    issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link)
     walk_intro(page)
     page.click("#done-continue")
     expect(page.locator("html")).to_have_attribute("data-push", "online")
+    return cdp, authenticator, issued
+
+
+def test_approvals_carry_a_fingerprint_the_server_verifies(
+    live, desktop, page, user, uv_policy, shot
+):
+    _, _, issued = activate_with_fingerprint(page, user, uv_policy)
     token = Token.objects.get(serial=issued.token.serial)
     assert token.state == "active" and token.uv_credential_id
     number = start_portal_login(desktop, live)
@@ -40,12 +46,7 @@ def test_approvals_carry_a_fingerprint_the_server_verifies(
 
 
 def test_an_unverified_user_cannot_approve(live, desktop, page, user, uv_policy):
-    cdp, authenticator = add_virtual_authenticator(page.context, page)
-    issued = token_assign(user=user, policy=uv_policy, actor="test")
-    page.goto(issued.activation_link)
-    walk_intro(page)
-    page.click("#done-continue")
-    expect(page.locator("html")).to_have_attribute("data-push", "online")
+    cdp, authenticator, _ = activate_with_fingerprint(page, user, uv_policy)
     cdp.send(
         "WebAuthn.setUserVerified",
         {"authenticatorId": authenticator, "isUserVerified": False},

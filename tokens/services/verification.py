@@ -27,7 +27,11 @@ USER_SENDS_PER_HOUR = 5  # across all sessions
 USER_GUESSES_PER_HOUR = 10  # across all sessions
 
 
-def _audit_throttled(user, ip, step: str) -> None:
+def _over_user_limit(user, ip, step: str, limit: int, what: str) -> str | None:
+    """Count one ``step`` for the user across all sessions; past ``limit`` an
+    hour, audit it and return the sentence to show."""
+    if allow(step, user.get_username(), limit=limit, window=3600):
+        return None
     audit_record(
         action="portal.throttled",
         outcome="failure",
@@ -36,6 +40,7 @@ def _audit_throttled(user, ip, step: str) -> None:
         ip=ip,
         step=step,
     )
+    return f"Too many codes were {what} for this account. Wait an hour or ask your administrator."
 
 
 def _digest(code: str, username: str) -> str:
@@ -62,15 +67,11 @@ def verification_send(
             state,
             f"A code was just sent. You can ask for another in {wait} seconds.",
         )
-    if not allow(
-        "verify-send", user.get_username(), limit=USER_SENDS_PER_HOUR, window=3600
-    ):
-        _audit_throttled(user, ip, "verification_send")
-        return (
-            state,
-            "Too many codes were sent for this account. Wait an hour or ask "
-            "your administrator.",
-        )
+    refusal = _over_user_limit(
+        user, ip, "verification_send", USER_SENDS_PER_HOUR, "sent"
+    )
+    if refusal:
+        return state, refusal
     code = f"{secrets.randbelow(10**6):06d}"
     state.update(
         digest=_digest(code, user.get_username()),
@@ -107,15 +108,10 @@ def verification_check(
         refusal = "This code has expired. Send a new one."
     elif state.get("attempts", 0) >= MAX_ATTEMPTS:
         refusal = "Too many wrong codes. Send a new one."
-    elif not allow(
-        "verify-check", user.get_username(), limit=USER_GUESSES_PER_HOUR, window=3600
+    elif limited := _over_user_limit(
+        user, ip, "verification_check", USER_GUESSES_PER_HOUR, "tried"
     ):
-        _audit_throttled(user, ip, "verification_check")
-        return (
-            state,
-            "Too many codes were tried for this account. Wait an hour or ask "
-            "your administrator.",
-        )
+        return state, limited
     elif not hmac.compare_digest(
         _digest(str(code).strip(), user.get_username()), state["digest"]
     ):

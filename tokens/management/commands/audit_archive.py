@@ -53,9 +53,13 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="export only")
 
     def handle(self, *args, output, older_than, keep, **options):
-        days = settings.TESSERA_AUDIT_RETENTION_DAYS if older_than is None else older_than
+        days = (
+            settings.TESSERA_AUDIT_RETENTION_DAYS if older_than is None else older_than
+        )
         if days is None or days < 0:
-            raise CommandError("give --older-than DAYS (or TESSERA_AUDIT_RETENTION_DAYS)")
+            raise CommandError(
+                "give --older-than DAYS (or TESSERA_AUDIT_RETENTION_DAYS)"
+            )
         cutoff = timezone.now() - timedelta(days=days)
         stream = sys.stdout if output == "-" else open(output, "a")  # noqa: SIM115
         moved = 0
@@ -63,8 +67,9 @@ class Command(BaseCommand):
             last = 0
             while True:
                 batch = list(
-                    AuditEvent.objects.filter(created_at__lt=cutoff, pk__gt=last)
-                    .order_by("pk")[:BATCH]
+                    AuditEvent.objects.filter(
+                        created_at__lt=cutoff, pk__gt=last
+                    ).order_by("pk")[:BATCH]
                 )
                 if not batch:
                     break
@@ -87,4 +92,6 @@ class Command(BaseCommand):
             deleted=0 if keep else moved,
             older_than_days=days,
         )
-        self.stderr.write(f"{moved} audit event(s) exported{'' if keep else ' and deleted'}.")
+        self.stderr.write(
+            f"{moved} audit event(s) exported{'' if keep else ' and deleted'}."
+        )
