@@ -33,7 +33,14 @@ DATA_DIR = Path(envstr("TESSERA_DATA_DIR", str(BASE_DIR / "var")))
 # An explicit developer choice; never the default (see the module docstring).
 DEBUG = envbool("DEBUG", False)
 
-SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The address users open. bin/run records the one it serves in the data dir,
+# so manage.py commands (assign_token's links) use the same; localhost, not
+# 127.0.0.1, because WebAuthn needs a domain and the QR code must match.
+_site_file = DATA_DIR / "site_url"
+SITE_URL = envstr(
+    "SITE_URL",
+    _site_file.read_text().strip() if _site_file.exists() else "http://localhost:8000",
+).rstrip("/")
 _site = urlparse(SITE_URL)
 if _site.scheme not in {"http", "https"} or not _site.hostname:
     raise ImproperlyConfigured("SITE_URL must be an http:// or https:// URL")

@@ -123,7 +123,20 @@ function activationFromHash() {
   return true;
 }
 
+// Plain http on a network address is not a secure context: no WebCrypto,
+// service worker or camera. Say so instead of failing somewhere later.
+function insecure() {
+  if (window.isSecureContext) return false;
+  document.getElementById("app").replaceChildren(h("div", { class: "stack", id: "insecure" },
+    h("h1", {}, "This address is not secure"),
+    h("p", { class: "message error" },
+      `The authenticator needs https, or http://localhost, to keep its keys and use the camera; ${location.origin} is neither.`),
+    h("p", {}, "Open Tessera at its https address. To try a laptop's server from a phone, connect the phone by USB and run 'adb reverse tcp:8000 tcp:8000', then open http://localhost:8000/app/ on the phone.")));
+  return true;
+}
+
 async function boot() {
+  if (insecure()) return;
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
   }

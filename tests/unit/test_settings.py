@@ -181,3 +181,47 @@ def test_an_older_secrets_file_gains_a_vapid_key_and_keeps_the_rest(tmp_path):
     assert {k: saved[k] for k in old} == old
     assert len(saved["vapid_private_key"]) == 43
     assert result.stdout.split()[-1] == saved["vapid_private_key"]
+
+
+def test_bin_run_takes_host_and_port_and_manage_py_follows_its_site_url(tmp_path):
+    """The banner says the real address; on a network address over plain http
+    it says plainly what a phone needs; manage.py then makes links for the
+    address bin/run serves (not a default of its own)."""
+    import time
+
+    from tests.servers import free_port, stop
+
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+        "TESSERA_DATA_DIR": str(tmp_path),
+    }
+    env.pop("SITE_URL", None)
+    run = subprocess.Popen(
+        [str(ROOT / "bin" / "run"), "--host", "0.0.0.0", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = run.stdout.readline()
+        while "Tessera on" not in banner:
+            assert run.poll() is None, run.stderr.read()
+            banner = run.stdout.readline()
+        assert f"Tessera on http://localhost:{port}/" in banner
+        time.sleep(0.2)
+    finally:
+        stop(run)
+    note = run.stderr.read()
+    assert "adb reverse" in note and "plain http on a network address" in note
+    show = "from django.conf import settings; print(settings.SITE_URL)"
+    shown = manage("shell", "-c", show, env={"TESSERA_DATA_DIR": str(tmp_path)})
+    assert shown.stdout.split()[-1] == f"http://localhost:{port}"
+
+
+def test_the_default_address_is_localhost(tmp_path):
+    show = "from django.conf import settings; print(settings.SITE_URL)"
+    shown = manage("shell", "-c", show, env={"TESSERA_DATA_DIR": str(tmp_path)})
+    assert shown.stdout.split()[-1] == "http://localhost:8000"
