@@ -233,6 +233,16 @@ def add_finish(request):
     token = _wizard_token(user, state) if user else None
     if token is None:
         return redirect("portal:add")
+    if token.state != Token.State.ACTIVE:
+        # "I have activated it" before the device did: say so, keep waiting.
+        messages.error(
+            request,
+            _(
+                "Your token is not active yet: activate it in the Tessera app on "
+                "your device first. This page moves on when it is."
+            ),
+        )
+        return redirect("portal:add-setup")
     if request.method == "POST" and "push" in request.POST:
         own = session_push(request, "enroll", user.get_username())
         approved = own is not None and portal_service.portal_push_finish(

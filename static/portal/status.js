@@ -7,8 +7,13 @@ const section = document.querySelector(".setup");
 
 function activated() {
   status.textContent = status.dataset.activeText || "Your token is active.";
-  status.classList.add("active");
+  status.className = "status active message info";
   section.classList.add("is-active");
+  // The QR code, the activation string and the button are spent: the
+  // success state and the next step replace them.
+  section.querySelector(".setup-pending")?.setAttribute("hidden", "");
+  // A "not active yet" from an early click is no longer true.
+  document.querySelectorAll("main > .message.error").forEach((m) => m.remove());
   const next = document.getElementById("continue");
   if (next) {
     next.textContent = next.dataset.activeText;

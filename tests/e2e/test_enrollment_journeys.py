@@ -53,6 +53,10 @@ def test_self_enrollment_in_the_portal(
     wizard_to_setup(desktop, live, mail_dir, PASSWORD, shot)
     expect(desktop.locator("#qr svg")).to_be_visible()
     shot(desktop, "3-setup")
+    # "I have activated it" before the phone did anything: not active yet.
+    desktop.click("#continue")
+    expect(desktop.locator(".message.error")).to_contain_text("not active yet")
+    expect(desktop.locator("#qr svg")).to_be_visible()
     picture = desktop.locator("#qr").screenshot()
     with phone_with_camera(browser_type, tmp_path, picture, clock=True) as phone:
         scan_in_pwa(phone, live)
@@ -60,6 +64,10 @@ def test_self_enrollment_in_the_portal(
         expect(desktop.locator("#status")).to_contain_text(
             "active"
         )  # live, over the websocket
+        # The spent QR code and button give way to the success state.
+        expect(desktop.locator("#qr")).to_be_hidden()
+        expect(desktop.locator("#open-app")).to_be_hidden()
+        expect(desktop.locator(".message.error")).to_have_count(0)
         shot(desktop, "4-active")
         desktop.click("#continue")
         desktop.fill("#id_passcode", passcode)

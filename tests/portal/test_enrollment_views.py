@@ -292,3 +292,27 @@ def test_forms_are_csrf_protected(user):
 
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/login/", {"username": "alice"}).status_code == 403
+
+
+def test_finishing_before_the_device_activated_says_it_is_not_active_yet(
+    client, user, django_capture_on_commit_callbacks
+):
+    walk_to_setup(client, django_capture_on_commit_callbacks)
+    early = client.get("/add/setup/finish/", follow=True)
+    page = early.content.decode()
+    assert "not active yet" in page and "<h1>Your token is active" not in page
+    assert early.redirect_chain[-1][0] == "/add/setup/"
+
+
+def test_with_qr_enrollment_off_the_setup_page_does_not_talk_of_scanning(
+    client, user, django_capture_on_commit_callbacks
+):
+    from tokens.selectors import policy_default
+
+    policy = policy_default()
+    policy.qr_enrollment = False
+    policy.save()
+    page = walk_to_setup(client, django_capture_on_commit_callbacks)
+    assert "<svg" not in page
+    assert "scan the QR code" not in page and "prefer scanning" not in page
+    assert "No QR code?" in page
