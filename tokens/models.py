@@ -194,6 +194,7 @@ class Policy(models.Model):
             "push": self.push_enabled,
             "number_matching": self.number_matching,
             "user_verification": self.user_verification,
+            "fraud_lock": self.push_fraud_lock,
         }
 
 

@@ -42,6 +42,7 @@ def test_activation_answers_as_the_protocol_says(api, user):
         "push": True,
         "number_matching": True,
         "user_verification": "off",
+        "fraud_lock": True,
     }
     assert len(Device.__dataclass_fields__) and "seed" not in body
 

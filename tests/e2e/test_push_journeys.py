@@ -117,6 +117,9 @@ def test_this_wasnt_me_reports_fraud_locks_and_emails(
     serial = activate_phone(page, live, user, push_policy)
     start_portal_login(desktop, live)
     page.click("#fraud")
+    expect(page.locator("dialog")).to_contain_text(
+        "locked until your administrator unlocks them"
+    )
     shot(page, "confirm")
     page.click("#dialog-ok")
     expect(page.locator("[data-screen=challenge-result]")).to_contain_text("reported")

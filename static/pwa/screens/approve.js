@@ -64,7 +64,9 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
   const send = async (decision, number = null) => {
     if (decision === "fraud") {
       const sure = await confirmDialog(
-        "Report this login request as not yours? It will be denied, and your administrator will be told that someone may know your password.",
+        record.policy.fraud_lock === false
+          ? "Report this login request as not yours? It will be denied, and your administrator will be told that someone may know your password."
+          : "Report this login request as not yours? It will be denied, your tokens will be locked until your administrator unlocks them, and your administrator will be told that someone may know your password.",
         "Report",
       );
       if (!sure) return;
