@@ -213,7 +213,9 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "staticfiles"
+# Static files are served from the finders (no collectstatic step), so there
+# is no STATIC_ROOT for WhiteNoise to warn about on a first run.
+STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = envbool("WHITENOISE_AUTOREFRESH", False)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from portal.forms import PasswordForm, RenameForm
 from portal.views.common import PLATFORMS, otp_required, setup_context
@@ -50,6 +51,23 @@ def dashboard(request):
             "passkeys": Passkey.objects.filter(user=request.user),
         },
     )
+
+
+def after_removal(request, device_id: str):
+    """Back to the dashboard, or, when the removed authenticator (its
+    django-otp persistent id, taken before removal) is the one this session
+    logged in with, out: the session's second factor is gone."""
+    if request.session.get(DEVICE_ID_SESSION_KEY) == device_id:
+        logout(request)
+        messages.info(
+            request,
+            _(
+                "You removed the authenticator you logged in with. Log in again "
+                "with another one to continue."
+            ),
+        )
+        return redirect("portal:home")
+    return redirect("portal:dashboard")
 
 
 def _own_token(request, serial) -> Token:
@@ -100,7 +118,7 @@ def token_remove(request, serial):
                 token=token, actor=f"self:{request.user.get_username()}"
             )
             messages.success(request, _("%(serial)s was removed.") % {"serial": serial})
-            return redirect("portal:dashboard")
+            return after_removal(request, token.persistent_id)
         else:
             form.add_error("password", _("That password is not right."))
     return render(request, "portal/token_remove.html", {"form": form, "token": token})

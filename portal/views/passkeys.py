@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.forms import PasswordForm, RenameForm
+from portal.views.account import after_removal
 from portal.views.common import WIZARD, client_ip, otp_required
 from portal.views.login import (
     LOGIN_USERNAME,
@@ -242,11 +243,12 @@ def passkey_remove(request, pk: int):
         elif authenticate(
             request, username=username, password=form.cleaned_data["password"]
         ):
+            device_id = passkey.persistent_id  # before the row is gone
             service.passkey_remove(
                 passkey=passkey, actor=f"user:{username}", ip=client_ip(request)
             )
             messages.success(request, _("The passkey was removed."))
-            return redirect("portal:dashboard")
+            return after_removal(request, device_id)
         else:
             form.add_error("password", _("That password is not right."))
     return render(

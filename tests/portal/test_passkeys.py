@@ -203,7 +203,12 @@ def test_rename_and_removal_with_the_password(client, passkey_user):
     wrong = client.post(f"/passkeys/{passkey.pk}/remove/", {"password": "nope"})
     assert b"not right" in wrong.content and Passkey.objects.exists()
     done = client.post(f"/passkeys/{passkey.pk}/remove/", {"password": PASSWORD})
-    assert done.url == "/authenticators/" and not Passkey.objects.exists()
+    assert not Passkey.objects.exists()
+    # It was this session's second factor: logged out, told why.
+    assert done.url == "/"
+    home = client.get("/").content.decode()
+    assert "The passkey was removed" in home and "Log in again" in home
+    assert client.get("/authenticators/").url == "/login/"
     assert AuditEvent.objects.filter(action="passkey.remove").exists()
 
 
