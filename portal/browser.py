@@ -29,3 +29,19 @@ def describe_browser(user_agent: str) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return browser or system
+
+
+_PLATFORMS = [
+    ("android", r"Android"),
+    ("ios", r"iPhone|iPad|iPod"),
+    ("windows", r"Windows"),
+    ("macos", r"Mac OS X|Macintosh"),
+    ("linux", r"Linux|X11|CrOS"),
+]
+PHONES = ("android", "ios")
+
+
+def platform_of(user_agent: str) -> str:
+    """The Add Authenticator platform this browser runs on, or ""."""
+    user_agent = user_agent[:512]
+    return next((key for key, p in _PLATFORMS if re.search(p, user_agent)), "")

@@ -12,7 +12,12 @@ from django.views.decorators.http import require_http_methods
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from portal.forms import PasswordForm, RenameForm
-from portal.views.common import PLATFORMS, otp_required, setup_context
+from portal.views.common import (
+    PLATFORMS,
+    otp_required,
+    platforms_here_first,
+    setup_context,
+)
 from tokens.models import Passkey, Token
 from tokens.services import portal as portal_service
 from tokens.services.enrollment import enrollment_by_link
@@ -28,10 +33,11 @@ def enroll_link(request, code):
         return render(request, "portal/link_invalid.html", status=404)
     platform = request.GET.get("platform")
     if platform not in PLATFORMS:
+        platforms, here = platforms_here_first(request)
         return render(
             request,
             "portal/enroll_platforms.html",
-            {"platforms": PLATFORMS, "token": enrollment.token},
+            {"platforms": platforms, "here": here, "token": enrollment.token},
         )
     context = setup_context(request, enrollment, platform)
     return render(request, "portal/enroll_link.html", context)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
-from portal.browser import describe_browser
+from portal.browser import PHONES, describe_browser, platform_of
 from tokens.addresses import request_ip as client_ip
 from tokens.consumers import PUSH_SESSION_KEY, WATCH_SESSION_KEY
 from tokens.models import PushChallenge
@@ -37,6 +37,12 @@ def save_wizard(request, state: dict) -> None:
 def watch_serial(request, serial: str) -> None:
     serials = [s for s in request.session.get(WATCH_SESSION_KEY, []) if s != serial]
     request.session[WATCH_SESSION_KEY] = [*serials, serial][-5:]
+
+
+def platforms_here_first(request) -> tuple[dict, str]:
+    """PLATFORMS with this browser's own first (still choosable), and it."""
+    here = platform_of(request.META.get("HTTP_USER_AGENT", ""))
+    return dict(sorted(PLATFORMS.items(), key=lambda item: item[0] != here)), here
 
 
 def browser_of(request) -> str:
@@ -79,9 +85,13 @@ def setup_context(request, enrollment, platform: str) -> dict:
     token = enrollment.token
     link = f"{settings.SITE_URL}/app/#activate={text}"
     watch_serial(request, token.serial)
+    here = platform_of(request.META.get("HTTP_USER_AGENT", ""))
     return {
         "token": token,
         "platform": platform,
+        # Reading this on the phone that will activate: the same-device
+        # button first (a QR code on the phone that must scan it is useless).
+        "same_device": here in PHONES and here == platform,
         "platform_name": PLATFORMS.get(platform, ""),
         "activation_string": text,
         "activation_link": link,

@@ -16,6 +16,7 @@ from portal.views.common import (
     WIZARD,
     browser_of,
     client_ip,
+    platforms_here_first,
     remember_push,
     save_wizard,
     session_push,
@@ -164,7 +165,12 @@ def add_platform(request):
             request, {**state, "serial": issued.token.serial, "platform": platform}
         )
         return redirect("portal:add-setup")
-    return render(request, "portal/add_platform.html", {"platforms": PLATFORMS})
+    # This browser's platform first: on a phone, the user most likely
+    # activates on that phone.
+    ordered, here = platforms_here_first(request)
+    return render(
+        request, "portal/add_platform.html", {"platforms": ordered, "here": here}
+    )
 
 
 def _wizard_token(user, state) -> Token | None:

@@ -316,3 +316,27 @@ def test_with_qr_enrollment_off_the_setup_page_does_not_talk_of_scanning(
     assert "<svg" not in page
     assert "scan the QR code" not in page and "prefer scanning" not in page
     assert "No QR code?" in page
+
+
+ANDROID = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/156.0 Mobile"
+)
+DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0"
+
+
+def test_the_platform_of_this_browser_comes_first_and_a_phone_gets_the_button_first(
+    client, user, django_capture_on_commit_callbacks
+):
+    start_enrollment(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/add/")
+    client.post("/add/verify/", {"code": code_from_email()})
+    client.post("/add/app/")
+    page = client.get("/add/platform/", HTTP_USER_AGENT=ANDROID).content.decode()
+    assert page.index('id="platform-android"') < page.index('id="platform-windows"')
+    assert "(this device)" in page
+    client.post("/add/platform/", {"platform": "android"})
+    on_phone = client.get("/add/setup/", HTTP_USER_AGENT=ANDROID).content.decode()
+    assert on_phone.index('id="open-app"') < on_phone.index('id="qr"')
+    on_desktop = client.get("/add/setup/", HTTP_USER_AGENT=DESKTOP).content.decode()
+    assert on_desktop.index('id="qr"') < on_desktop.index('id="open-app"')
