@@ -32,7 +32,14 @@ def test_the_app_is_installable_and_shows_passcodes_offline(
     issued = token_assign(user=user, policy=policy, actor="test")
     page = persistent.new_page()
     activate_by_link(page, issued)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    # Polled from here: wait_for_function would eval in the page, which the
+    # app's Content-Security-Policy (rightly) forbids.
+    for _ in range(150):
+        if page.evaluate("() => navigator.serviceWorker.controller !== null"):
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError("the service worker never took control")
     cdp = persistent.new_cdp_session(page)
     assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
     manifest = page.request.get(
