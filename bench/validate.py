@@ -75,11 +75,19 @@ def enroll(base: str, activation: str, pin: str) -> Device:
 
 
 class Connection:
-    def __init__(self, port: int):
+    def __init__(self, port: int, ssl=None):
         self.port = port
+        self.ssl = ssl  # an SSLContext: speak https to a TLS proxy
 
     async def open(self):
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        if self.ssl is None:
+            self.reader, self.writer = await asyncio.open_connection(
+                "127.0.0.1", self.port
+            )
+        else:
+            self.reader, self.writer = await asyncio.open_connection(
+                "127.0.0.1", self.port, ssl=self.ssl, server_hostname="localhost"
+            )
 
     async def request(self, method: str, path: str, body: bytes = b"", key: str = ""):
         head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -97,7 +105,7 @@ class Connection:
         return status, await self.reader.readexactly(length)
 
 
-async def run_scenario(port, seconds, concurrency, make_request, check):
+async def run_scenario(port, seconds, concurrency, make_request, check, ssl=None):
     """Requests/s and latency, counting only answers that arrived inside the
     measured window (a request still running at its end does not count)."""
     latencies: list[float] = []
@@ -107,7 +115,7 @@ async def run_scenario(port, seconds, concurrency, make_request, check):
 
     async def worker(i):
         nonlocal errors
-        conn = Connection(port)
+        conn = Connection(port, ssl)
         await conn.open()
         while time.perf_counter() < deadline:
             method, path, body, key = make_request(i)
