@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.server import manage, running_server  # noqa: E402
+from bench.server import manage, rss_mb, running_server, server_pid  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from bench.validate import Connection  # noqa: E402
 from tests.device_client import Device, raw_public  # noqa: E402
@@ -103,9 +103,19 @@ async def measure(base: str, key: str, devices: list[Device], pushes: int):
         async with gate:
             await item.connect(f"ws://{host}/ws/device/", base)
 
+    pid = server_pid(port)
+    rss_before = rss_mb(pid)
     began = time.perf_counter()
     await asyncio.gather(*(connect(c) for c in connected))
     connect_seconds = time.perf_counter() - began
+    rss_after = rss_mb(pid)
+    print(
+        f"  server RSS {rss_before:.1f} MB -> {rss_after:.1f} MB with "
+        f"{len(connected)} device sockets "
+        f"({(rss_after - rss_before) * 1024 / len(connected):.1f} KB a socket; "
+        f"target: 10,000 within 600 MB)",
+        flush=True,
+    )
     echo = await websockets.connect(f"ws://{host}/ws/echo/", origin=base)
     api, poll = Connection(port), Connection(port)
     await api.open()

@@ -70,3 +70,18 @@ def manage(env: dict, *args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout
+
+
+def server_pid(port: int) -> int:
+    """The pid of the process listening on ``port`` (bin/run execs daphne)."""
+    out = subprocess.run(
+        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True
+    )
+    return int(out.stdout.split("pid=")[1].split(",")[0])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

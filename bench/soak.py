@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.push import PROVISION as PUSH_PROVISION  # noqa: E402
 from bench.push import ConnectedDevice  # noqa: E402
-from bench.server import manage, running_server  # noqa: E402
+from bench.server import manage, rss_mb, running_server, server_pid  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from bench.validate import Connection, enroll  # noqa: E402
 from tests.device_client import Device, raw_public  # noqa: E402
@@ -47,20 +46,6 @@ for i in range({n}):
                  "activation": token_assign(user=user, policy=policy, actor="soak").activation_string}})
 print(json.dumps(out))
 """
-
-
-def server_pid(port: int) -> int:
-    out = subprocess.run(
-        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True
-    )
-    return int(out.stdout.split("pid=")[1].split(",")[0])
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def db_connections(pid: int, data_dir: str) -> int:
