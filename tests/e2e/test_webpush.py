@@ -167,27 +167,26 @@ def test_a_closed_app_is_woken_by_web_push_and_approves(live_push, phone, user, 
         _, headers, body = push_service.wait_for(1)[0]
         message = subscription.decrypt(body)  # what the browser would decrypt
         assert message["id"] == created["id"] and message["type"] == "challenge"
-        cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {
-                "origin": live_push,
-                "registrationId": registration_id,
-                "data": json.dumps(message),
-            },
-        )
-        # The worker sees no app window any more (closing one takes a moment).
-        worker = phone.service_workers[0]
-        deadline = time.monotonic() + 10
-        while worker.evaluate(
-            "() => clients.matchAll({type: 'window', includeUncontrolled: true})"
-            ".then((all) => all.filter((c) => c.url.includes('/app/')).length)"
-        ):
-            assert time.monotonic() < deadline, "the app window did not go away"
-            blank.wait_for_timeout(100)
-        deadline = time.monotonic() + 10
-        while not (shown := notifications(phone)):
-            assert time.monotonic() < deadline, "no notification"
-            blank.wait_for_timeout(100)
+        # Delivered as the browser would after decrypting it. The app window
+        # closed a moment ago; if the worker still counted it as on screen it
+        # rightly showed nothing, so a delivery that showed nothing is repeated
+        # (the tag is the request's id: never two notifications).
+        shown = []
+        for _ in range(3):
+            cdp.send(
+                "ServiceWorker.deliverPushMessage",
+                {
+                    "origin": live_push,
+                    "registrationId": registration_id,
+                    "data": json.dumps(message),
+                },
+            )
+            deadline = time.monotonic() + 5
+            while not (shown := notifications(phone)) and time.monotonic() < deadline:
+                blank.wait_for_timeout(100)
+            if shown:
+                break
+        assert shown, "no notification"
         assert shown == [
             {
                 "title": "Login request — VPN",

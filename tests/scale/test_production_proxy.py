@@ -103,6 +103,26 @@ def post_json(site, path, body):
         return json.loads(response.read())
 
 
+def enrolled_device(site, username: str) -> Device:
+    """A user made with manage.py, a token assigned to them, and a device that
+    activated and confirmed it over https, through the proxy."""
+    site.manage(
+        "shell", "-c", CREATE_USER.replace("alice", username).format(password=PASSWORD)
+    )
+    issued = json.loads(site.manage("assign_token", username))
+    device = Device()
+    answer = post_json(
+        site,
+        "/api/v1/device/activate",
+        device.activate_body(issued["activation_string"]),
+    )
+    device.accept_activation(issued["activation_string"], answer)
+    assert post_json(site, "/api/v1/device/confirm", device.confirm_body()) == {
+        "state": "active"
+    }
+    return device
+
+
 async def socket_on(site, path, process, **kwargs):
     """A wss connection through nginx that landed on ``process`` (nginx says
     which upstream answered; process pN listens on the N-th backend port)."""
@@ -119,18 +139,7 @@ async def socket_on(site, path, process, **kwargs):
 
 def test_a_push_login_crosses_processes_behind_the_tls_proxy(production):
     site = production
-    site.manage("shell", "-c", CREATE_USER.format(password=PASSWORD))
-    issued = json.loads(site.manage("assign_token", "alice"))
-    device = Device()
-    answer = post_json(
-        site,
-        "/api/v1/device/activate",
-        device.activate_body(issued["activation_string"]),
-    )
-    device.accept_activation(issued["activation_string"], answer)
-    assert post_json(site, "/api/v1/device/confirm", device.confirm_body()) == {
-        "state": "active"
-    }
+    device = enrolled_device(site, "alice")
 
     browser = Browser(site)
     assert browser.post("/login/", {"username": "alice"}) == (302, "/login/continue/")
@@ -222,18 +231,7 @@ def test_a_killed_process_loses_no_push_and_answers_it_once(production):
     import signal
 
     site = production
-    site.manage(
-        "shell", "-c", CREATE_USER.replace("alice", "carol").format(password=PASSWORD)
-    )
-    issued = json.loads(site.manage("assign_token", "carol"))
-    device = Device()
-    answer = post_json(
-        site,
-        "/api/v1/device/activate",
-        device.activate_body(issued["activation_string"]),
-    )
-    device.accept_activation(issued["activation_string"], answer)
-    post_json(site, "/api/v1/device/confirm", device.confirm_body())
+    device = enrolled_device(site, "carol")
     key = api_key(site)
     state = site.env["TESSERA_DATA_DIR"] + "/nginx"
 
@@ -285,18 +283,7 @@ def test_a_redis_restart_reconnects_the_devices_and_delivers_pending_requests(
     production,
 ):
     site = production
-    site.manage(
-        "shell", "-c", CREATE_USER.replace("alice", "dave").format(password=PASSWORD)
-    )
-    issued = json.loads(site.manage("assign_token", "dave"))
-    device = Device()
-    answer = post_json(
-        site,
-        "/api/v1/device/activate",
-        device.activate_body(issued["activation_string"]),
-    )
-    device.accept_activation(issued["activation_string"], answer)
-    post_json(site, "/api/v1/device/confirm", device.confirm_body())
+    device = enrolled_device(site, "dave")
     key = api_key(site)
 
     async def authenticated():
