@@ -14,37 +14,15 @@ import json
 import os
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from bench.validate import PROVISION, run_scenario  # noqa: E402
-from tests.device_client import Device  # noqa: E402
+from bench.validate import PROVISION, enroll, run_scenario  # noqa: E402
 from tests.production import Postgres, Production  # noqa: E402
 from tests.servers import free_port, start_redis, stop  # noqa: E402
-
-
-def post_tls(site, path: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        site.base + path,
-        json.dumps(body).encode(),
-        {"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10, context=site.ssl) as response:
-        return json.loads(response.read())
-
-
-def enroll_tls(site, activation: str) -> Device:
-    device = Device()
-    device.accept_activation(
-        activation,
-        post_tls(site, "/api/v1/device/activate", device.activate_body(activation)),
-    )
-    post_tls(site, "/api/v1/device/confirm", device.confirm_body())
-    return device
 
 
 def measure(processes: int, args) -> dict:
@@ -61,7 +39,7 @@ def measure(processes: int, args) -> dict:
         out = site.manage("shell", "-c", PROVISION.format(n=args.concurrency, mix=0))
         provisioned = json.loads(out.strip().splitlines()[-1])
         tokens = [
-            (t["username"], enroll_tls(site, t["activation"]))
+            (t["username"], enroll(site.base, t["activation"], "", site.ssl))
             for t in provisioned["plain"]
         ]
         key = provisioned["key"]

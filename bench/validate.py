@@ -56,21 +56,22 @@ print(json.dumps(out))
 """
 
 
-def post_json(base: str, path: str, body: dict) -> dict:
+def post_json(base: str, path: str, body: dict, context=None) -> dict:
     req = urllib.request.Request(
         base + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=10, context=context) as resp:
         return json.loads(resp.read())
 
 
-def enroll(base: str, activation: str, pin: str) -> Device:
+def enroll(base: str, activation: str, pin: str, context=None) -> Device:
+    """Activate and confirm a device (``context``: an SSLContext for https)."""
     device = Device()
     answer = post_json(
-        base, "/api/v1/device/activate", device.activate_body(activation)
+        base, "/api/v1/device/activate", device.activate_body(activation), context
     )
     device.accept_activation(activation, answer)
-    post_json(base, "/api/v1/device/confirm", device.confirm_body(pin))
+    post_json(base, "/api/v1/device/confirm", device.confirm_body(pin), context)
     return device
 
 

@@ -14,7 +14,7 @@ import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.webpush_receiver import b64u
+from tests.device_client import b64u
 
 UP, UV, AT = 0x01, 0x04, 0x40
 

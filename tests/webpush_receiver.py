@@ -5,7 +5,6 @@ VAPID JWT verifies with the server's published key (RFC 8292)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
@@ -18,13 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def unb64u(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+from tests.device_client import b64u, unb64u
 
 
 @dataclass

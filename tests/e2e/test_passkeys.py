@@ -4,11 +4,9 @@ a password, and remove it."""
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect
 
-from tests.e2e.steps import add_virtual_authenticator
+from tests.e2e.steps import add_virtual_authenticator, password_login, wizard_to_choice
 from tokens.models import AuditEvent, Passkey
 
 PASSWORD = "correct horse battery"
@@ -30,17 +28,7 @@ def test_a_user_enrolls_and_logs_in_with_a_passkey(live, desktop, user, mail_dir
             {"authenticatorId": authenticator, "enabled": on},
         )
 
-    desktop.goto(live + "/")
-    desktop.click("#start")
-    desktop.fill("#id_username", "alice")
-    desktop.click("#submit")
-    desktop.fill("#id_password", PASSWORD)
-    desktop.click("#submit")
-    desktop.click("#add-authenticator")
-    mail_file = max(mail_dir.iterdir(), key=lambda p: p.stat().st_mtime)
-    code = re.search(r"verification code is (\d{6})", mail_file.read_text()).group(1)
-    desktop.fill("#id_code", code)
-    desktop.click("#submit")
+    wizard_to_choice(desktop, live, mail_dir, PASSWORD)
     desktop.check("#kind-passkey")
     shot(desktop, "1-choice")
     desktop.click("#submit")
@@ -53,11 +41,7 @@ def test_a_user_enrolls_and_logs_in_with_a_passkey(live, desktop, user, mail_dir
     # After the password, the passkey is offered first.
     log_out(desktop)
     presence(False)
-    desktop.click("#start")
-    desktop.fill("#id_username", "alice")
-    desktop.click("#submit")
-    desktop.fill("#id_password", PASSWORD)
-    desktop.click("#submit")
+    password_login(desktop, PASSWORD)
     expect(desktop.locator("#passkey-login")).to_be_visible()
     shot(desktop, "3-use-your-passkey")
     presence(True)

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.steps import (
     add_virtual_authenticator,
+    password_login,
     paste_in_pwa,
     walk_intro,
     wizard_to_setup,
@@ -53,11 +54,7 @@ def activate_phone(page, live, user, policy, pin=None):
 
 def start_portal_login(desktop, live):
     desktop.goto(live + "/")
-    desktop.click("#start")
-    desktop.fill("#id_username", "alice")
-    desktop.click("#submit")
-    desktop.fill("#id_password", PASSWORD)
-    desktop.click("#submit")
+    password_login(desktop, PASSWORD)
     expect(desktop.locator("#push-number")).to_have_text(re.compile(r"^\d\d$"))
     return desktop.locator("#push-number").inner_text()
 

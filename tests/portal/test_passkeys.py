@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
 
+from tests.device_client import unb64u
 from tests.portal.test_enrollment_views import code_from_email, start_enrollment
 from tests.soft_authenticator import SoftAuthenticator
-from tests.webpush_receiver import unb64u
 from tokens.models import AuditEvent, Passkey
 
 pytestmark = pytest.mark.django_db

@@ -137,6 +137,22 @@ async def socket_on(site, path, process, **kwargs):
     raise AssertionError(f"nginx never sent {path} to {process}")
 
 
+async def device_socket(site, device, process: str | None = None):
+    """The device's socket through nginx (on ``process`` when one is named),
+    with its token authenticated (PROTOCOL §4)."""
+    phone = (
+        await socket_on(site, "/ws/device/", process)
+        if process
+        else await websockets.connect(
+            site.base.replace("https", "wss") + "/ws/device/", ssl=site.ssl
+        )
+    )
+    hello = json.loads(await phone.recv())
+    await phone.send(json.dumps(device.auth_frame(hello["nonce"])))
+    assert json.loads(await phone.recv())["type"] == "ready"
+    return phone
+
+
 def test_a_push_login_crosses_processes_behind_the_tls_proxy(production):
     site = production
     device = enrolled_device(site, "alice")
@@ -151,10 +167,7 @@ def test_a_push_login_crosses_processes_behind_the_tls_proxy(production):
     assert number, "the login page shows the number to pick"
 
     async def run():
-        phone = await socket_on(site, "/ws/device/", "p1")
-        hello = json.loads(await phone.recv())
-        await phone.send(json.dumps(device.auth_frame(hello["nonce"])))
-        assert json.loads(await phone.recv())["type"] == "ready"
+        phone = await device_socket(site, device, "p1")
         challenge = json.loads(await asyncio.wait_for(phone.recv(), 10))
         page = await socket_on(
             site,
@@ -235,15 +248,8 @@ def test_a_killed_process_loses_no_push_and_answers_it_once(production):
     key = api_key(site)
     state = site.env["TESSERA_DATA_DIR"] + "/nginx"
 
-    async def authenticated(process):
-        phone = await socket_on(site, "/ws/device/", process)
-        hello = json.loads(await phone.recv())
-        await phone.send(json.dumps(device.auth_frame(hello["nonce"])))
-        assert json.loads(await phone.recv())["type"] == "ready"
-        return phone
-
     async def run():
-        phone = await authenticated("p1")
+        phone = await device_socket(site, device, "p1")
         _, _, started = await asyncio.to_thread(
             call,
             site,
@@ -259,7 +265,7 @@ def test_a_killed_process_loses_no_push_and_answers_it_once(production):
             await asyncio.wait_for(phone.recv(), 10)
         # The app reconnects through the proxy (to the other process) and the
         # pending request comes again.
-        phone = await authenticated("p2")
+        phone = await device_socket(site, device, "p2")
         again = json.loads(await asyncio.wait_for(phone.recv(), 10))
         assert again["id"] == started["id"]
         frame = device.answer_frame(started["id"], "approve", started["number"])
@@ -286,17 +292,8 @@ def test_a_redis_restart_reconnects_the_devices_and_delivers_pending_requests(
     device = enrolled_device(site, "dave")
     key = api_key(site)
 
-    async def authenticated():
-        phone = await websockets.connect(
-            site.base.replace("https", "wss") + "/ws/device/", ssl=site.ssl
-        )
-        hello = json.loads(await phone.recv())
-        await phone.send(json.dumps(device.auth_frame(hello["nonce"])))
-        assert json.loads(await phone.recv())["type"] == "ready"
-        return phone
-
     async def run():
-        phone = await authenticated()
+        phone = await device_socket(site, device)
         _, _, started = await asyncio.to_thread(
             call,
             site,
@@ -319,7 +316,7 @@ def test_a_redis_restart_reconnects_the_devices_and_delivers_pending_requests(
         for pause in (1, 2, 4, 8, 8):
             await asyncio.sleep(pause)
             try:
-                phone = await authenticated()
+                phone = await device_socket(site, device)
                 again = json.loads(await asyncio.wait_for(phone.recv(), 10))
                 break
             except (websockets.ConnectionClosed, AssertionError, TimeoutError):
