@@ -8,6 +8,7 @@ import datetime
 import os
 import secrets
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -91,6 +92,21 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports (process pN of
+    bin/production listens on the first + N - 1)."""
+    for _ in range(100):
+        first = free_port()
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError("no run of free ports")
+
+
 def self_signed(workdir: Path, host: str = "localhost") -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
@@ -137,7 +153,7 @@ class Production:
             "REDIS_URL": redis_url,
             "TESSERA_PROCESSES": str(processes),
             "TESSERA_LISTEN": str(self.port),
-            "TESSERA_BACKEND_PORT": str(free_port()),
+            "TESSERA_BACKEND_PORT": str(free_port_run(processes)),
             "TESSERA_TLS_CERT": str(cert),
             "TESSERA_TLS_KEY": str(key),
             "TESSERA_DATA_DIR": str(workdir / "data"),
@@ -157,7 +173,11 @@ class Production:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready(processes)
+        try:
+            self.wait_ready(processes)
+        except RuntimeError:
+            self.stop()  # leave no nginx or daphne behind
+            raise
 
     def open(self, path: str, timeout: float = 5):
         return urllib.request.urlopen(
