@@ -6,6 +6,8 @@ Thin: validate the body, call one service, shape the answer.
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,8 +34,19 @@ _ANSWER_ERRORS = {
 }
 
 
+class JsonOnly(DefaultContentNegotiation):
+    """Every answer is JSON, whatever the Accept header: no negotiation per
+    request (DRF's documented ``IgnoreClientContentNegotiation``). Bodies
+    are still parsed only when their Content-Type is JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class JsonAPIView(APIView):
     parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonOnly
 
     def body(self, serializer_class):
         serializer = serializer_class(data=self.request.data)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from tokens.models import AuditEvent
+from tokens.prepared import insert_returning_pk
 
 
 def audit_record(
@@ -20,22 +23,24 @@ def audit_record(
 ) -> AuditEvent:
     """Append an audit event. Never pass a secret in ``detail``.
 
-    ``bulk_create`` inserts without the model's save machinery: audit rows are
-    written on every validation, and this keeps that insert cheap. Text that
+    Audit rows are written on every validation, so the INSERT is written once
+    from the model (``tokens.prepared``), not compiled per call. Text that
     came from outside (a 4,000-character serial, say) is cut to the column,
     so a refusal is recorded on every database, never turned into an error.
     """
-    event = AuditEvent(
-        action=action[:40],
-        outcome=outcome,
-        actor=actor[:150],
-        username=username[:150],
-        serial=serial[:16],
-        source=source[:40],
-        ip=ip or None,
-        detail=detail,
-    )
-    return AuditEvent.objects.bulk_create([event])[0]
+    values = {
+        "created_at": timezone.now(),
+        "action": action[:40],
+        "outcome": outcome,
+        "actor": actor[:150],
+        "username": username[:150],
+        "serial": serial[:16],
+        "source": source[:40],
+        "ip": ip or None,
+        "detail": detail,
+    }
+    pk = insert_returning_pk(AuditEvent, values)
+    return AuditEvent(pk=pk, **values)
 
 
 def audit_token_act(

@@ -23,12 +23,13 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tokens import crypto, oath
 from tokens.models import Policy, Token
+from tokens.prepared import PreparedSelect, update_where
 from tokens.services import keys
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.pins import pin_rule_error
@@ -93,13 +94,26 @@ def _auto_unlock(token: Token, username: str) -> None:
             )
 
 
+def _consume(token: Token, mark: str, value: int, guard: str, when, pin_to_set):
+    """The one conditional UPDATE that spends a code: ``mark`` (counter or
+    last_t) moves to ``value`` only if it still satisfies ``guard`` against
+    it, so of two requests with the same code exactly one changes the row."""
+    fields = {mark: value, **_success_fields(when, pin_to_set, token)}
+    return update_where(
+        Token,
+        set_values=fields,
+        where={
+            "id": ("=", token.pk),
+            "state": ("=", Token.State.ACTIVE),
+            mark: (guard, value if guard == "<" else value - 1),
+        },
+    )
+
+
 def _success_fields(now, pin_to_set: str | None, token: Token) -> dict:
-    fields = {
-        "failure_count": 0,
-        "lockouts": 0,
-        "last_used_at": now,
-        "enrolled_at": Coalesce(F("enrolled_at"), now),
-    }
+    fields = {"failure_count": 0, "lockouts": 0, "last_used_at": now}
+    if token.enrolled_at is None:
+        fields["enrolled_at"] = now  # the first use; two at once write the same
     if pin_to_set is not None:
         fields["server_pin_digest"] = keys.server_pin_digest(
             pin_to_set, serial=token.serial
@@ -125,9 +139,7 @@ def _match(token: Token, passcode: str, now: float, username: str) -> Match:
         for c in range(token.counter, token.counter + HOTP_LOOKAHEAD):
             code = oath.hotp(seed, c, digits=policy.digits, algorithm=policy.algorithm)
             if crypto.constant_time_equal(code, otp):
-                consumed = Token.objects.filter(
-                    pk=token.pk, state=Token.State.ACTIVE, counter__lte=c
-                ).update(counter=c + 1, **_success_fields(when, pin_to_set, token))
+                consumed = _consume(token, "counter", c + 1, "<=", when, pin_to_set)
                 return Match.ACCEPT if consumed else Match.REPLAY
         return Match.WRONG
     step = oath.time_step(now, policy.period) + token.drift
@@ -136,9 +148,7 @@ def _match(token: Token, passcode: str, now: float, username: str) -> Match:
         if crypto.constant_time_equal(code, otp):
             if t <= token.last_t:
                 return Match.REPLAY
-            consumed = Token.objects.filter(
-                pk=token.pk, state=Token.State.ACTIVE, last_t__lt=t
-            ).update(last_t=t, **_success_fields(when, pin_to_set, token))
+            consumed = _consume(token, "last_t", t, "<", when, pin_to_set)
             return Match.ACCEPT if consumed else Match.REPLAY
     return Match.WRONG
 
@@ -157,25 +167,31 @@ def _dummy_match(passcode: str, now: float) -> None:
 def _count_failures(tokens: list[Token]) -> list[str]:
     """Add one failure to each token; lock those at the threshold.
 
-    With no token it runs the same two statements on no row (a user without
-    tokens must not answer faster than one with a wrong code).
+    The count comes back from the same UPDATE (``RETURNING``), so concurrent
+    failures each see their own total. With no token it runs the same
+    statement on no row (a user without tokens must not answer faster than
+    one with a wrong code).
     """
-    ids = [t.pk for t in tokens] or [0]  # no token has the primary key 0
-    Token.objects.filter(pk__in=ids).update(failure_count=F("failure_count") + 1)
-    now = timezone.now()
     locked = []
-    for token in Token.objects.filter(
-        pk__in=ids,
-        state=Token.State.ACTIVE,
-        failure_count__gte=F("policy__lockout_threshold"),
-    ).select_related("policy"):
-        minutes = lock_minutes(token.policy, token.lockouts)
-        Token.objects.filter(pk=token.pk, state=Token.State.ACTIVE).update(
-            state=Token.State.LOCKED,
-            locked_until=now + timedelta(minutes=minutes) if minutes else None,
-            lockouts=F("lockouts") + 1,
+    for token in tokens or [None]:
+        counted = update_where(
+            Token,
+            increment={"failure_count": 1},
+            where={"id": ("=", token.pk if token else 0)},  # no token has pk 0
+            returning=("failure_count", "state"),
         )
-        locked.append(token.serial)
+        if not counted or token is None:
+            continue
+        failures, state = counted[0]
+        if state == Token.State.ACTIVE and failures >= token.policy.lockout_threshold:
+            minutes = lock_minutes(token.policy, token.lockouts)
+            now = timezone.now()
+            Token.objects.filter(pk=token.pk, state=Token.State.ACTIVE).update(
+                state=Token.State.LOCKED,
+                locked_until=now + timedelta(minutes=minutes) if minutes else None,
+                lockouts=F("lockouts") + 1,
+            )
+            locked.append(token.serial)
     return locked
 
 
@@ -285,6 +301,17 @@ def verify_tokens(
     return Outcome(False)
 
 
+# The tokens a passcode may be for: the hot path's look-up, compiled once.
+_tokens_of = PreparedSelect(
+    lambda username: Token.objects.filter(
+        user__username=username,
+        user__is_active=True,
+        state__in=(Token.State.ACTIVE, Token.State.LOCKED),
+    ).select_related("policy"),
+    "username",
+)
+
+
 def validate_passcode(
     *,
     username: str,
@@ -298,25 +325,20 @@ def validate_passcode(
     """Validate ``passcode`` (or PIN + passcode) for ``username``.
 
     Unknown users, users without tokens and wrong codes look the same to the
-    caller: a reject.
+    caller: a reject. The attempt, its consumption or failure count and its
+    audit row are one transaction: none is written without the others.
     """
-    tokens = list(
-        Token.objects.filter(
-            user__username=username,
-            user__is_active=True,
-            state__in=(Token.State.ACTIVE, Token.State.LOCKED),
-        ).select_related("policy")
-    )
-    return verify_tokens(
-        tokens=tokens,
-        username=username,
-        passcode=passcode,
-        source=source,
-        ip=ip,
-        client=client,
-        rp_ip=rp_ip,
-        now=now,
-    )
+    with transaction.atomic():
+        return verify_tokens(
+            tokens=_tokens_of(username=username),
+            username=username,
+            passcode=passcode,
+            source=source,
+            ip=ip,
+            client=client,
+            rp_ip=rp_ip,
+            now=now,
+        )
 
 
 def token_verify_passcode(*, token: Token, passcode: str, source: str) -> bool:

@@ -1,0 +1,164 @@
+"""Statements of the validation hot path, compiled once per process.
+
+Django compiles a queryset to SQL on every execution. For the token look-up of
+a validation (a join of token, policy and user) that compile cost 0.55 ms,
+ten times the statement's own execution, and with the UPDATE and the audit
+INSERT compiled the same way, compiling was the largest single cost of a
+validation (profile in ``bench/validate.py``'s docstring). Django has no
+statement cache, and the libraries that offer one cache *results*, which a
+one-time code must never be served from. So:
+
+- ``PreparedSelect`` compiles a queryset once per database alias with
+  placeholder values, then runs the same SQL with new parameters and builds
+  the model instances (and their ``select_related`` objects) exactly as
+  Django's own iterable does, with the backend's converters.
+- ``insert_returning_pk`` and ``update_where`` write plain single-table
+  statements from the model's metadata, with each value prepared by its
+  field (``get_db_prep_save``), so they are right on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+
+
+class _Slot:
+    def __init__(self, name: str):
+        self.name = name
+
+
+class PreparedSelect:
+    """``PreparedSelect(build, "username")(username="alice")`` runs
+    ``build(username=...)``'s SQL, compiled once, and returns its models.
+
+    ``build`` takes the named parameters and returns a queryset that uses
+    each of them once as a plain string value (an exact match).
+    """
+
+    def __init__(self, build: Callable[..., QuerySet], *names: str):
+        self._build = build
+        self._names = names
+        self._compiled: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def _compile(self, alias: str) -> tuple:
+        marks = {n: f"\x00tessera-slot:{n}\x00" for n in self._names}
+        queryset = self._build(**marks).using(alias)
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        by_mark = {mark: _Slot(name) for name, mark in marks.items()}
+        slots = [by_mark.get(p, p) if isinstance(p, str) else p for p in params]
+        if sum(isinstance(s, _Slot) for s in slots) != len(self._names):
+            raise ValueError("each parameter must appear once, as a plain value")
+        select, klass_info = compiler.select, compiler.klass_info
+        fields = [s[0] for s in select[: compiler.col_count]]
+        converters = list(compiler.get_converters(fields).items())
+        first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1]
+        init_list = [f[0].target.attname for f in select[first : last + 1]]
+        populators = get_related_populators(klass_info, select, alias)
+        return (
+            sql,
+            slots,
+            converters,
+            klass_info["model"],
+            (first, last + 1),
+            init_list,
+            populators,
+        )
+
+    def __call__(self, alias: str = "default", **values: str) -> list[Model]:
+        compiled = self._compiled.get(alias)
+        if compiled is None:
+            with self._lock:
+                compiled = self._compiled.setdefault(alias, self._compile(alias))
+        sql, slots, converters, model, (start, end), init_list, populators = compiled
+        params = [values[s.name] if isinstance(s, _Slot) else s for s in slots]
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        objects = []
+        for row in map(list, rows):
+            for pos, (convs, expression) in converters:
+                value = row[pos]
+                for convert in convs:
+                    value = convert(value, expression, connection)
+                row[pos] = value
+            obj = model.from_db(alias, init_list, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            objects.append(obj)
+        return objects
+
+
+def _prep(model: type[Model], name: str, value: Any, connection) -> Any:
+    if hasattr(value, "resolve_expression"):
+        raise TypeError("expressions are not supported here; use the ORM")
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def insert_returning_pk(model: type[Model], values: dict[str, Any], alias="default"):
+    """INSERT one row of ``model`` (field name -> value); return its pk."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    meta = model._meta
+    columns = [meta.get_field(name).column for name in values]
+    params = [_prep(model, name, value, connection) for name, value in values.items()]
+    names = ", ".join(qn(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    # Only quoted names from the model are formatted in; values are parameters.
+    sql = f"INSERT INTO {qn(meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
+    sql += f" RETURNING {qn(meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def update_where(
+    model: type[Model],
+    *,
+    set_values: dict[str, Any] | None = None,
+    increment: dict[str, int] | None = None,
+    where: dict[str, tuple[str, Any]],
+    returning: tuple[str, ...] = (),
+    alias: str = "default",
+):
+    """``UPDATE`` rows of ``model``: ``set_values`` (field -> value) and
+    ``increment`` (field -> amount added) where every condition (field ->
+    (operator, value), one of ``= < <= > >=``) holds.
+
+    Returns how many rows changed, or with ``returning`` (field names) the
+    changed rows' new values of those fields.
+    """
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    meta = model._meta
+
+    def col(name: str) -> str:
+        return qn(meta.get_field(name).column)
+
+    set_values, increment = set_values or {}, increment or {}
+    sets = [f"{col(n)} = %s" for n in set_values]
+    sets += [f"{col(n)} = {col(n)} + %s" for n in increment]
+    params = [_prep(model, n, v, connection) for n, v in set_values.items()]
+    params += [int(v) for v in increment.values()]
+    conditions = []
+    for name, (op, value) in where.items():
+        if op not in ("=", "<", "<=", ">", ">="):
+            raise ValueError(f"operator {op!r}")
+        conditions.append(f"{col(name)} {op} %s")
+        params.append(meta.get_field(name).get_db_prep_value(value, connection))
+    # Only quoted names from the model are formatted in; values are parameters.
+    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)}"  # noqa: S608
+    sql += f" WHERE {' AND '.join(conditions)}"
+    if returning:
+        sql += f" RETURNING {', '.join(col(n) for n in returning)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if returning else cursor.rowcount
