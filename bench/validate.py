@@ -56,6 +56,38 @@ print(json.dumps(out))
 """
 
 
+SEED_AUDIT = """
+import json, random, time
+from datetime import timedelta
+from django.db import connection, transaction
+from django.utils import timezone
+from tokens.models import AuditEvent
+rows, batch = {rows}, 50_000
+rng = random.Random(3)
+now = timezone.now()
+field = AuditEvent._meta.get_field("created_at")
+qn = connection.ops.quote_name
+columns = ["created_at", "action", "outcome", "actor", "username", "serial", "source", "ip", "detail"]
+sql = (f"INSERT INTO {{qn(AuditEvent._meta.db_table)}} "
+       f"({{', '.join(qn(c) for c in columns)}}) VALUES ({{', '.join(['%s'] * len(columns))}})")
+detail = json.dumps({{"client": "vpn", "rp_ip": "10.0.0.1"}})
+started = time.time()
+for first in range(0, rows, batch):
+    values = []
+    for i in range(first, min(rows, first + batch)):
+        at = now - timedelta(seconds=(rows - i) * 90 * 86400 // rows)
+        user = rng.randrange(50_000)
+        values.append((field.get_db_prep_save(at, connection),
+                       "otp.validate" if i % 10 else "push.answer",
+                       "success" if rng.random() < 0.9 else "failure", "",
+                       f"user{{user}}", f"TSR-{{user // 10000:04d}}-{{user % 10000:04d}}",
+                       "api", "10.1.%d.%d" % (user // 256 % 256, user % 256), detail))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+print(json.dumps({{"seconds": time.time() - started}}))
+"""
+
+
 def post_json(base: str, path: str, body: dict, context=None) -> dict:
     req = urllib.request.Request(
         base + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
@@ -155,6 +187,18 @@ def main() -> None:
         "--wrong-share", type=float, default=0.1, help="share of wrong codes in the mix"
     )
     parser.add_argument(
+        "--audit-rows",
+        type=int,
+        default=0,
+        help="audit rows to write before measuring (growth: try 10000000)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every validation scenario this many times in turn",
+    )
+    parser.add_argument(
         "--production",
         action="store_true",
         help="DEBUG off with given secrets (no TLS redirect: loopback only)",
@@ -179,6 +223,10 @@ def main() -> None:
         port = int(base.rsplit(":", 1)[1])
         out = manage(env, "shell", "-c", PROVISION.format(n=c, mix=args.mix_users))
         provisioned = json.loads(out.strip().splitlines()[-1])
+        if args.audit_rows:
+            out = manage(env, "shell", "-c", SEED_AUDIT.format(rows=args.audit_rows))
+            took = json.loads(out.strip().splitlines()[-1])["seconds"]
+            print(f"seeded {args.audit_rows:,} audit rows in {took:.0f} s")
         key = provisioned["key"]
         plain = [
             (t["username"], enroll(base, t["activation"], ""))
@@ -275,7 +323,8 @@ def main() -> None:
             f"{os.cpu_count()} cores, load generator on the same machine"
         )
         results = {}
-        for name, make, check in scenarios:
+        rounds = [scenarios[0]] + scenarios[1:] * args.rounds
+        for name, make, check in rounds:
             r = asyncio.run(run_scenario(port, args.seconds, c, make, check))
             results[name] = r
             ratio = r["rps"] / results["trivial endpoint /healthz"]["rps"] * 100
