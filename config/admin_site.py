@@ -11,9 +11,26 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.shortcuts import redirect
-from django.urls import reverse
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 from django_otp.admin import OTPAdminSite
+
+from config.charts import stacked_bars
+from tokens.dashboard import dashboard_figures, user_overview
+from tokens.models import Token
+from tokens.services.errors import ServiceError
+from tokens.services.lifecycle import token_unlock
+
+PUSH_COLORS = {
+    "approved": "#1a7f37",
+    "denied": "#9a6700",
+    "fraud": "#cf222e",
+    "expired": "#8c959f",
+}
+FAILURE_COLORS = {"failed validations": "#cf222e"}
 
 
 class TesseraAdminSite(OTPAdminSite):
@@ -32,3 +49,71 @@ class TesseraAdminSite(OTPAdminSite):
             return redirect("portal:dashboard")
         next_url = request.GET.get("next") or index
         return redirect(reverse("portal:login") + "?" + urlencode({"next": next_url}))
+
+    def get_urls(self):
+        return [
+            path(
+                "tessera/unlock/<int:pk>/",
+                self.admin_view(require_POST(self.unlock_view)),
+                name="tessera_unlock",
+            ),
+            path(
+                "tessera/users/<int:pk>/",
+                self.admin_view(self.user_overview_view),
+                name="tessera_user",
+            ),
+            *super().get_urls(),
+        ]
+
+    def index(self, request, extra_context=None):
+        """The admin index opens with the state of the service at a glance."""
+        figures = dashboard_figures()
+        pushes = [(f"{day:%b %d}", counts) for day, counts in figures["pushes"]]
+        failures = [
+            (f"{hour:%H:00}", {"failed validations": n})
+            for hour, n in figures["failures"]
+        ]
+        context = {
+            "figures": figures,
+            "push_chart": stacked_bars(
+                pushes, PUSH_COLORS, label_every=2, title="Push requests, 14 days"
+            ),
+            "failure_chart": stacked_bars(
+                failures,
+                FAILURE_COLORS,
+                label_every=6,
+                title="Failed validations, 48 hours",
+            ),
+            "can_unlock": request.user.has_perm("tokens.change_token"),
+            **(extra_context or {}),
+        }
+        return super().index(request, context)
+
+    def unlock_view(self, request, pk: int):
+        if not request.user.has_perm("tokens.change_token"):
+            messages.error(request, "You may not change tokens.")
+            return redirect("admin:index")
+        token = get_object_or_404(Token, pk=pk)
+        try:
+            token_unlock(token=token, actor=f"admin:{request.user.get_username()}")
+        except ServiceError as exc:
+            messages.warning(request, exc.detail)
+        else:
+            messages.success(request, f"Unlocked {token.serial}.")
+        if request.POST.get("back") == "user":
+            return redirect("admin:tessera_user", token.user_id)
+        return redirect("admin:index")
+
+    def user_overview_view(self, request, pk: int):
+        if not request.user.has_perm("auth.view_user"):
+            messages.error(request, "You may not view users.")
+            return redirect("admin:index")
+        user = get_object_or_404(get_user_model(), pk=pk)
+        context = {
+            **self.each_context(request),
+            "title": f"{user.get_full_name() or user.get_username()}",
+            "subject": user,
+            "overview": user_overview(user),
+            "can_unlock": request.user.has_perm("tokens.change_token"),
+        }
+        return TemplateResponse(request, "admin/tessera/user.html", context)

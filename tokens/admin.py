@@ -8,7 +8,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from tokens.models import (
     ApiClient,
@@ -299,6 +301,12 @@ admin.site.unregister(User)
 class UserAdmin(BaseUserAdmin):
     inlines = [*BaseUserAdmin.inlines, TokenInline]
     actions = ["assign_token"]
+    list_display = [*BaseUserAdmin.list_display, "overview"]
+
+    @admin.display(description="Overview")
+    def overview(self, user):
+        url = reverse("admin:tessera_user", args=[user.pk])
+        return format_html('<a href="{}">Tokens and activity</a>', url)
 
     @admin.action(description="Assign token")
     def assign_token(self, request, queryset):
