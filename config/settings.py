@@ -96,6 +96,8 @@ ALLOWED_HOSTS = envlist(
 # Proxies whose X-Forwarded-For is believed (addresses or networks). Empty:
 # the peer's address is the client's, whatever headers say.
 TESSERA_TRUSTED_PROXIES = envlist("TESSERA_TRUSTED_PROXIES", [])
+# The deployment's name, shown beside every token in the app and the portal.
+TESSERA_ISSUER = envstr("TESSERA_ISSUER", "Tessera")[:40]
 for _proxy in TESSERA_TRUSTED_PROXIES:
     try:
         ipaddress.ip_network(_proxy, strict=False)

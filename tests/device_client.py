@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import struct
 import time
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class Device:
     )
     serial: str = ""
     seed: bytes = b""
+    info_key: bytes = b""
     otp: dict = field(default_factory=dict)
     policy: dict = field(default_factory=dict)
     counter: int = 0
@@ -97,6 +99,25 @@ class Device:
             salt=enrollment_id,
             info=b"tessera/v1/seed|" + self.serial.encode(),
         ).derive(shared)
+        self.info_key = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=enrollment_id,
+            info=b"tessera/v1/info|" + self.serial.encode(),
+        ).derive(shared)
+
+    def trusts(self, info: dict) -> bool:
+        """Whether a token.info message is signed with this token's info key,
+        checked as an independent client would (the text built here)."""
+        fields = [info[k] for k in ("serial", "issuer", "account", "name")]
+        fields += [info["state"], info["time"]]
+        text = "tessera/v1/info|" + json.dumps(
+            fields, separators=(",", ":"), ensure_ascii=False
+        )
+        mac = hmac.new(self.info_key, text.encode(), hashlib.sha256).digest()
+        return info["serial"] == self.serial and hmac.compare_digest(
+            b64u(mac), info["signature"]
+        )
 
     def sign(self, text: str) -> str:
         der = self.key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
@@ -144,11 +165,12 @@ class Device:
 
     # --- PROTOCOL §4–§5 ---------------------------------------------------
 
-    def auth_frame(self, nonce: str) -> dict:
+    def auth_frame(self, nonce: str, info: bool = False) -> dict:
         return {
             "type": "auth",
             "serial": self.serial,
             "signature": self.sign(f"tessera/v1/ws|{nonce}"),
+            **({"info": True} if info else {}),
         }
 
     def answer_frame(

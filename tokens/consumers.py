@@ -24,6 +24,7 @@ from tokens.services.push import (
     push_pending_payloads,
     push_status,
 )
+from tokens.services.tokeninfo import token_info as signed_token_info
 from tokens.wire import loads_bounded
 
 WATCH_SESSION_KEY = "tessera_watch_serials"
@@ -39,7 +40,7 @@ ANSWER_FIELDS = {
     "otp",
     "webauthn",
 }
-AUTH_FIELDS = {"type", "serial", "signature"}
+AUTH_FIELDS = {"type", "serial", "signature", "info"}
 
 
 class TokenStatusConsumer(AsyncJsonWebsocketConsumer):
@@ -102,6 +103,8 @@ def frame_problem(content) -> str | None:
             ok = value is None or isinstance(value, str)
         elif name == "webauthn":
             ok = value is None or isinstance(value, dict)
+        elif name == "info":
+            ok = isinstance(value, bool)
         else:
             ok = isinstance(value, str)
         if not ok:
@@ -127,6 +130,8 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.nonce = crypto.b64u_encode(secrets.token_bytes(32))
         self.serials: set[str] = set()
+        self.held: set[str] = set()  # proved, but not active: info only
+        self.informed: set[str] = set()  # asked for token.info
         self.challenges: set[str] = set()  # delivered, still open
         self.failures = 0
         self.address = scope_ip(self.scope) or "unknown"
@@ -159,7 +164,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
             self.open_per_address[self.address] -= 1
             if self.open_per_address[self.address] <= 0:
                 del self.open_per_address[self.address]
-        for serial in getattr(self, "serials", ()):
+        for serial in {*getattr(self, "serials", ()), *getattr(self, "held", ())}:
             await self.channel_layer.group_discard(
                 device_group(serial), self.channel_name
             )
@@ -223,13 +228,29 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
                 ip=scope_ip(self.scope),
             )
         except ServiceError as exc:
-            await self.fail(exc.code, exc.detail, serial=serial[:16])
+            if exc.code == "token_inactive":  # the device proved its key
+                if exc.extra.get("info") and content.get("info") is True:
+                    # It hears here if the token is resumed.
+                    self.held.add(serial)
+                    self.informed.add(serial)
+                    await self.channel_layer.group_add(
+                        device_group(serial), self.channel_name
+                    )
+                    await self.send_json(exc.extra["info"])
+                await self.error(exc.code, exc.detail, serial=serial[:16])
+            else:
+                await self.fail(exc.code, exc.detail, serial=serial[:16])
             return
         self.serials.add(token.serial)
         await self.channel_layer.group_add(
             device_group(token.serial), self.channel_name
         )
         await self.send_json({"type": "ready", "serial": token.serial})
+        if content.get("info") is True:  # the device asked for token.info
+            self.informed.add(token.serial)
+            info = await database_sync_to_async(signed_token_info)(token)
+            if info:
+                await self.send_json(info)
         for payload in await database_sync_to_async(push_pending_payloads)(
             [token.serial]
         ):
@@ -272,6 +293,21 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         await self.error(code, detail, **extra)
         if self.failures >= self.MAX_FAILURES:
             await self.close(code=4403)
+
+    async def token_info(self, event):
+        """The token changed (renamed, suspended, revoked…): tell the device;
+        a token no longer active stops receiving requests here."""
+        info = event["info"]
+        serial = info["serial"]
+        if serial not in self.informed:
+            return
+        if info["state"] == "active":
+            self.held.discard(serial)
+            self.serials.add(serial)
+        else:  # answers for it are refused here from now on
+            self.serials.discard(serial)
+            self.held.add(serial)
+        await self.send_json(info)
 
     async def push_challenge(self, event):
         await self.deliver(event["challenge"])

@@ -176,13 +176,37 @@ def derive_seed(
     algorithm: str,
 ) -> bytes:
     """seed = HKDF-SHA256(ECDH(Z), salt=enrollment_id, info=tessera/v1/seed|serial)."""
+    return derive_keys(
+        private_key=private_key,
+        peer_public=peer_public,
+        enrollment_id=enrollment_id,
+        serial=serial,
+        algorithm=algorithm,
+    )[0]
+
+
+def derive_keys(
+    *,
+    private_key: ec.EllipticCurvePrivateKey,
+    peer_public: ec.EllipticCurvePublicKey,
+    enrollment_id: bytes,
+    serial: str,
+    algorithm: str,
+) -> tuple[bytes, bytes]:
+    """The seed, and the token-info key: HKDF-SHA256 of the same ECDH secret
+    with info ``tessera/v1/info|serial`` (32 bytes), with which the server
+    signs what it tells the device about its token."""
     shared = private_key.exchange(ec.ECDH(), peer_public)
-    return HKDF(
-        algorithm=hashes.SHA256(),
-        length=SEED_LENGTHS[algorithm],
-        salt=enrollment_id,
-        info=b"tessera/v1/seed|" + serial.encode(),
-    ).derive(shared)
+
+    def derive(info: bytes, length: int) -> bytes:
+        return HKDF(
+            algorithm=hashes.SHA256(), length=length, salt=enrollment_id, info=info
+        ).derive(shared)
+
+    return (
+        derive(b"tessera/v1/seed|" + serial.encode(), SEED_LENGTHS[algorithm]),
+        derive(b"tessera/v1/info|" + serial.encode(), 32),
+    )
 
 
 def verify_signature(public_raw: bytes, signature: bytes, message: str) -> bool:

@@ -51,6 +51,10 @@ def announce_token_state(serial: str, state: str) -> None:
     )
 
 
+def group_send_after_commit(group: str, message: dict) -> None:
+    transaction.on_commit(lambda: _group_send(group, message))
+
+
 def device_group(serial: str) -> str:
     """The sockets of the device holding ``serial`` (PROTOCOL §4)."""
     return f"device.{serial}"

@@ -255,6 +255,9 @@ class Token(Device):
     uv_credential_id = models.CharField(max_length=512, blank=True, editable=False)
     uv_public_key = models.BinaryField(null=True, blank=True, editable=False)
     uv_sign_count = models.BigIntegerField(default=0, editable=False)
+    # The key that signs token-info messages to the device (sealed like the
+    # seed; derived from the activation's ECDH secret, never sent).
+    info_key_sealed = models.TextField(blank=True, editable=False)
     device_name = models.CharField(max_length=64, blank=True)
     platform = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -302,7 +302,8 @@ def test_the_signed_poll_lists_pending_challenges(user, enroll):
         timestamp=headers["X-Tessera-Time"],
         signature=headers["X-Tessera-Signature"],
     )
-    assert [c["id"] for c in got] == [str(challenge.pk)]
+    assert [c["id"] for c in got["challenges"]] == [str(challenge.pk)]
+    assert got["token"]["type"] == "token.info" and got["token"]["state"] == "active"
     stale = device.poll_headers(now=timezone.now().timestamp() - 120)
     with pytest.raises(ServiceError):
         device_poll(

@@ -224,8 +224,27 @@ class ChallengeMessage(serializers.Serializer):
     numbers = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
+class TokenInfoMessage(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["token.info"])
+    serial = serializers.CharField()
+    issuer = serializers.CharField()
+    account = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(
+        choices=["active", "suspended", "locked", "revoked"]
+    )
+    time = serializers.IntegerField(help_text="Unix seconds when it was signed.")
+    signature = serializers.CharField(
+        help_text="b64u HMAC-SHA256(info key, 'tessera/v1/info|' + "
+        "JSON([serial, issuer, account, name, state, time]))"
+    )
+
+
 class ChallengesResponse(serializers.Serializer):
     challenges = ChallengeMessage(many=True)
+    token = TokenInfoMessage(
+        required=False, help_text="The token as the server knows it (signed)."
+    )
 
 
 class WebPushRequest(StrictSerializer):

@@ -214,13 +214,13 @@ class DeviceChallengesView(DeviceView):
     )
     def get(self, request):
         headers = request.headers
-        challenges = device_poll(
+        polled = device_poll(
             serial=headers.get("X-Tessera-Serial"),
             timestamp=headers.get("X-Tessera-Time"),
             signature=headers.get("X-Tessera-Signature"),
             ip=client_ip(request),
         )
-        return Response({"challenges": challenges})
+        return Response(polled)
 
 
 class DeviceWebPushView(DeviceView):

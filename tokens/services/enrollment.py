@@ -23,8 +23,10 @@ from tokens.selectors import policy_default
 from tokens.services import keys
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
+from tokens.services.keys import info_key_label
 from tokens.services.notify import enrollment_email_send
 from tokens.services.pins import pin_rule_error
+from tokens.services.tokeninfo import token_names
 from tokens.services.webauthn.uv import uv_registration, uv_required
 from tokens.services.webpush import NO_SUBSCRIPTION, webpush_public_key
 
@@ -295,7 +297,7 @@ def _bind_device(
     token = enrollment.token
     policy = token.policy
     server_key = ec.generate_private_key(ec.SECP256R1())
-    seed = crypto.derive_seed(
+    seed, info_key = crypto.derive_keys(
         private_key=server_key,
         peer_public=crypto.load_p256_public(ecdh_raw),
         enrollment_id=bytes.fromhex(enrollment.enrollment_id),
@@ -304,6 +306,7 @@ def _bind_device(
     )
     Token.objects.filter(pk=token.pk).update(
         seed_encrypted=keys.seal_seed(seed, serial=token.serial),
+        info_key_sealed=keys.seal_seed(info_key, serial=info_key_label(token.serial)),
         device_public_key=device_raw,
         device_name=device_name,
         platform=platform,
@@ -321,6 +324,7 @@ def _bind_device(
     return {
         "serial": token.serial,
         "label": token.user.email or token.user.get_username(),
+        **token_names(token),
         "server_ecdh_public_key": crypto.b64u_encode(
             crypto.export_p256_public(server_key.public_key())
         ),

@@ -9,8 +9,11 @@ class ServiceError(Exception):
     ``status`` is the HTTP status a web door should answer with.
     """
 
-    def __init__(self, code: str, detail: str, *, status: int = 400):
+    def __init__(
+        self, code: str, detail: str, *, status: int = 400, extra: dict | None = None
+    ):
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.status = status
+        self.extra = extra or {}  # more for the device (a token.info message)

@@ -25,24 +25,32 @@ def server_pin_digest(pin: str, *, serial: str) -> str:
     return crypto.pin_digest(pin, serial=serial, key=settings.TESSERA_PIN_KEY)
 
 
+def info_key_label(serial: str) -> str:
+    """The sealing context of a token's info key (a seed's is its serial)."""
+    return f"{serial}/info"
+
+
 def seeds_reseal() -> int:
-    """Re-seal every seed not sealed with the current key (rotation's last
-    step); returns how many. Each row is rewritten only if unchanged since it
-    was read, so a concurrent re-activation is never overwritten."""
+    """Re-seal every seed and info key not sealed with the current key
+    (rotation's last step); returns how many. Each row is rewritten only if
+    unchanged since it was read, so a concurrent re-activation is never
+    overwritten."""
     from django.db import transaction
 
     from tokens.models import Token
 
     current = next(iter(seed_keys()))
     done = 0
-    for pk, serial, blob in Token.objects.exclude(seed_encrypted="").values_list(
-        "pk", "serial", "seed_encrypted"
-    ):
-        if crypto.seed_key_id(blob) == current:
-            continue
-        fresh = seal_seed(open_seed(blob, serial=serial), serial=serial)
-        with transaction.atomic():
-            done += Token.objects.filter(pk=pk, seed_encrypted=blob).update(
-                seed_encrypted=fresh
+    for field, label in (("seed_encrypted", str), ("info_key_sealed", info_key_label)):
+        rows = Token.objects.exclude(**{field: ""}).values_list("pk", "serial", field)
+        for pk, serial, blob in rows:
+            if crypto.seed_key_id(blob) == current:
+                continue
+            fresh = seal_seed(
+                open_seed(blob, serial=label(serial)), serial=label(serial)
             )
+            with transaction.atomic():
+                done += Token.objects.filter(pk=pk, **{field: blob}).update(
+                    **{field: fresh}
+                )
     return done

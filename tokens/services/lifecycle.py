@@ -12,6 +12,7 @@ from django.utils import timezone
 from tokens.models import Enrollment, Policy, Token
 from tokens.services.audit import audit_token_act
 from tokens.services.errors import ServiceError
+from tokens.services.tokeninfo import announce_token_info
 from tokens.services.webpush import NO_SUBSCRIPTION
 
 S = Token.State
@@ -44,13 +45,14 @@ def _transition(*, token: Token, action: str, actor: str) -> Token:
         token.locked_until = None
     if action == "revoke":
         token.seed_encrypted = ""
-        token.device_public_key = None
+        # The device key stays: the app proves it to hear that it was revoked.
         for name, value in NO_SUBSCRIPTION.items():
             setattr(token, name, value)  # a revoked token is never woken
         Enrollment.objects.filter(token=token, used_at__isnull=True).update(
             voided_at=timezone.now()
         )
     token.save()
+    announce_token_info(token)
     audit_token_act(
         action=f"token.{action}",
         token=token,

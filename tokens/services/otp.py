@@ -33,6 +33,7 @@ from tokens.prepared import PreparedSelect, update_where
 from tokens.services import keys
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.pins import pin_rule_error
+from tokens.services.tokeninfo import announce_token_info
 
 HOTP_LOOKAHEAD = 10
 _DUMMY_SERIAL = "TSR-0000-0000"
@@ -191,6 +192,7 @@ def _count_failures(tokens: list[Token]) -> list[str]:
                 locked_until=now + timedelta(minutes=minutes) if minutes else None,
                 lockouts=F("lockouts") + 1,
             )
+            announce_token_info(token)
             locked.append(token.serial)
     return locked
 

@@ -12,6 +12,7 @@ from tokens.services.errors import ServiceError
 from tokens.services.lifecycle import token_revoke
 from tokens.services.otp import verify_tokens
 from tokens.services.push import push_create, push_login_complete, push_tokens
+from tokens.services.tokeninfo import announce_token_info
 
 PORTAL_APPLICATION = "Tessera portal"
 
@@ -201,6 +202,7 @@ def token_rename(*, token: Token, name: str, actor: str) -> Token:
         raise ServiceError("invalid_name", "A name has 1 to 64 characters.")
     token.name = name
     token.save(update_fields=["name"])
+    announce_token_info(token)
     audit_token_act(action="token.rename", token=token, actor=actor)
     return token
 

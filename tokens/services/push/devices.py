@@ -9,16 +9,22 @@ from tokens.models import Token
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.push.challenges import push_pending_payloads
+from tokens.services.tokeninfo import token_info
 
 POLL_SKEW_SECONDS = 60
 
 
 def _device_token(serial) -> Token | None:
+    """The token bound to a device key, in any state: a device that proves its
+    key hears that its token was suspended or revoked (and nothing more)."""
     if not isinstance(serial, str) or not 1 <= len(serial) <= 16:
         return None
-    return Token.objects.filter(
-        serial=serial, state=Token.State.ACTIVE, device_public_key__isnull=False
-    ).first()
+    return (
+        Token.objects.filter(serial=serial, device_public_key__isnull=False)
+        .exclude(state=Token.State.ASSIGNED)  # a new activation is under way
+        .select_related("user", "policy")
+        .first()
+    )
 
 
 def _signed_by(token: Token, signature, message: str) -> bool:
@@ -51,13 +57,23 @@ def device_authenticate(
             ip,
             "This token is not active here, or the signature does not match.",
         )
+    if token.state != Token.State.ACTIVE:
+        info = token_info(token)
+        raise ServiceError(
+            "token_inactive",
+            f"This token is {token.state}: it takes no login requests.",
+            status=403,
+            extra={"info": info} if info else None,
+        )
     return token
 
 
 def device_poll(
     *, serial, timestamp, signature, ip: str | None = None, now: float | None = None
-) -> list[dict]:
-    """PROTOCOL §4's socket-less door: pending challenges for a signed request."""
+) -> dict:
+    """PROTOCOL §4's socket-less door: pending challenges for a signed request,
+    and the token's signed ``token.info`` (none for a token that is not
+    active)."""
     now = time.time() if now is None else now
     token = _device_token(serial)
     fresh = (
@@ -77,4 +93,9 @@ def device_poll(
             ip,
             "The signature, the time (±60 s) or the token is not valid.",
         )
-    return push_pending_payloads([token.serial])
+    info = token_info(token)
+    active = token.state == Token.State.ACTIVE
+    return {
+        "challenges": push_pending_payloads([token.serial]) if active else [],
+        **({"token": info} if info else {}),
+    }
