@@ -30,6 +30,7 @@ PWA_STATIC = [
     "pwa/fingerprint.js",
     "pwa/socket.js",
     "pwa/webpush.js",
+    "pwa/names.js",
     "pwa/screens/activate.js",
     "pwa/screens/approve.js",
     "pwa/screens/unlock.js",

@@ -26,6 +26,7 @@ from tokens.services.apiclients import api_client_create, api_client_rotate_key
 from tokens.services.enrollment import enrollment_issue, token_assign
 from tokens.services.errors import ServiceError
 from tokens.services.otp import token_resync
+from tokens.services.portal import token_rename
 
 User = get_user_model()
 
@@ -181,6 +182,11 @@ class TokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are assigned from the user list ("Assign token")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "name" in form.changed_data:  # audited, and the app hears
+            token_rename(token=obj, name=obj.name, actor=_actor(request))
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the audit trail keeps its serials

@@ -53,6 +53,7 @@ async function get(path) {
 export const activate = (body) => post("/api/v1/device/activate", body);
 export const confirm = (body) => post("/api/v1/device/confirm", body);
 export const answer = (body) => post("/api/v1/device/answer", body);
+export const remove = (body) => post("/api/v1/device/remove", body);
 export const webpushKey = () => get("/api/v1/device/webpush");
 export const webpush = (body) => post("/api/v1/device/webpush", body);
 

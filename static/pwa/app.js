@@ -63,6 +63,11 @@ async function startPush() {
     approve.challengeClosed(detail.id, detail.state);
     webpush.closeNotification(detail.id).catch(() => {});
   });
+  socket.addEventListener("info", () => {
+    // Renamed, suspended, removed…: the list and a token's page show it now.
+    const screen = document.querySelector("main")?.dataset.screen;
+    if (["tokens", "token", "welcome"].includes(screen)) showTokens();
+  });
   socket.addEventListener("status", ({ detail }) => {
     document.documentElement.dataset.push = detail; // read by tests
   });

@@ -1,7 +1,7 @@
 // WebCrypto keys: device keys, ECDH seed derivation, signatures, seed sealing.
 // Private keys are generated non-extractable; only public halves are exported.
 
-import { b64uEncode } from "./otp.js";
+import { b64uDecode, b64uEncode } from "./otp.js";
 
 const subtle = () => globalThis.crypto.subtle;
 const enc = new TextEncoder();
@@ -24,6 +24,31 @@ export async function deriveSeed({ ecdhPrivate, serverPublicRaw, enrollmentId, s
   const peer = await subtle().importKey("raw", serverPublicRaw, { name: "ECDH", namedCurve: "P-256" }, false, []);
   const shared = await subtle().deriveBits({ name: "ECDH", public: peer }, ecdhPrivate, 256);
   return hkdf(new Uint8Array(shared), enrollmentId, enc.encode(`tessera/v1/seed|${serial}`), SEED_LENGTHS[algorithm]);
+}
+
+// The token-info key (32 bytes, info "tessera/v1/info|" + serial) from the same
+// ECDH secret, imported as a non-extractable HMAC key that only verifies.
+export async function deriveInfoKey({ ecdhPrivate, serverPublicRaw, enrollmentId, serial }) {
+  const peer = await subtle().importKey("raw", serverPublicRaw, { name: "ECDH", namedCurve: "P-256" }, false, []);
+  const shared = await subtle().deriveBits({ name: "ECDH", public: peer }, ecdhPrivate, 256);
+  const raw = await hkdf(new Uint8Array(shared), enrollmentId, enc.encode(`tessera/v1/info|${serial}`), 32);
+  return subtle().importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+}
+
+// A token.info message is the server's only if its HMAC verifies.
+export function infoText(info) {
+  return "tessera/v1/info|" + JSON.stringify([info.serial, info.issuer, info.account, info.name, info.state, info.time]);
+}
+
+export async function verifyInfo(infoKey, info) {
+  if (!infoKey || typeof info?.signature !== "string") return false;
+  let mac;
+  try {
+    mac = b64uDecode(info.signature);
+  } catch {
+    return false;
+  }
+  return subtle().verify("HMAC", infoKey, mac, enc.encode(infoText(info)));
 }
 
 export async function hkdf(ikm, salt, info, length) {

@@ -1,7 +1,8 @@
 // The device connection (PROTOCOL §4–§5): a reconnecting websocket emitting on
 // an EventTarget, in the shape of Snapdrop's ServerConnection.
 // Events: "ready" (detail: serial), "challenge" (detail: the §5 message),
-// "closed" (detail: {id, state}), "status" (detail: "online" | "offline").
+// "closed" (detail: {id, state}), "status" (detail: "online" | "offline"),
+// "info" (detail: the token record, after a verified token.info changed it).
 
 import * as keys from "./keys.js";
 import * as store from "./store.js";
@@ -15,6 +16,22 @@ export function nextDelay(attempt, random = Math.random) {
 
 export const pushRecords = async () =>
   (await store.allTokens()).filter((r) => r.policy?.push && r.deviceKey);
+
+// A token.info message changes the stored record only if its signature
+// verifies with the token's info key and it is newer than the last one. A
+// rename on the server replaces the name given on this device.
+export async function applyInfo(info) {
+  const record = await store.getToken(info?.serial);
+  if (!record?.infoKey || !(info.time >= (record.infoTime || 0))) return null; // same second: in order
+  if (!(await keys.verifyInfo(record.infoKey, info))) return null;
+  if (!(await store.getToken(info.serial))) return null; // deleted meanwhile
+  if (info.name !== record.name) record.label = "";
+  Object.assign(record, {
+    issuer: info.issuer, account: info.account, name: info.name, state: info.state, infoTime: info.time,
+  });
+  await store.putToken(record);
+  return record;
+}
 
 export class DeviceSocket extends EventTarget {
   constructor({ url = null } = {}) {
@@ -88,7 +105,8 @@ export class DeviceSocket extends EventTarget {
       case "hello":
         for (const record of await pushRecords()) {
           const signature = await keys.sign(record.deviceKey, `tessera/v1/ws|${data.nonce}`);
-          this.ws?.send(JSON.stringify({ type: "auth", serial: record.serial, signature }));
+          // info: the server also says how it names the token and its state.
+          this.ws?.send(JSON.stringify({ type: "auth", serial: record.serial, signature, info: true }));
         }
         break;
       case "ready":
@@ -100,6 +118,11 @@ export class DeviceSocket extends EventTarget {
       case "challenge":
         this.emit("challenge", data);
         break;
+      case "token.info": {
+        const record = await applyInfo(data);
+        if (record) this.emit("info", record);
+        break;
+      }
       case "challenge.closed":
         this.emit("closed", { id: data.id, state: data.state });
         break;

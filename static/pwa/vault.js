@@ -21,8 +21,12 @@ const aad = (serial) => `tessera/pwa/seed|${serial}`;
 export async function createRecord({ answer, label, seed, deviceKey, pin, prfKey = null }) {
   const record = {
     serial: answer.serial,
-    label,
-    name: answer.label,
+    label: "", // the user's own name for it on this device, if any
+    name: answer.name || answer.label, // the token's name on the server
+    issuer: answer.issuer || location.host,
+    account: answer.account || answer.label,
+    state: "active",
+    infoTime: 0,
     otp: { ...answer.otp },
     policy: { ...answer.policy },
     deviceKey, // non-extractable ECDSA private key (structured clone)

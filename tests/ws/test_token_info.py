@@ -122,3 +122,28 @@ def test_a_client_that_does_not_ask_gets_the_version_1_sequence(user, enroll):
         await comm.disconnect()
 
     run_async(run)
+
+
+def test_deleting_the_token_in_the_app_revokes_it_on_the_server(user, enroll, api):
+    import time
+
+    from tokens.models import AuditEvent
+
+    device = enroll(user)
+    now = str(int(time.time()))
+    body = {
+        "serial": device.serial,
+        "time": now,
+        "signature": device.sign(f"tessera/v1/remove|{device.serial}|{now}"),
+    }
+    forged = {**body, "signature": enroll(user).sign("tessera/v1/remove|x|1")}
+    assert api.post("/api/v1/device/remove", forged, format="json").status_code == 403
+    assert token_of(device).state == "active"
+
+    done = api.post("/api/v1/device/remove", body, format="json")
+
+    assert done.status_code == 200 and done.json() == {"state": "revoked"}
+    assert token_of(device).state == "revoked"
+    assert AuditEvent.objects.filter(action="device.remove", serial=device.serial)
+    again = api.post("/api/v1/device/remove", body, format="json")
+    assert again.status_code == 200  # repeating it is harmless

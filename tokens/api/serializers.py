@@ -224,6 +224,22 @@ class ChallengeMessage(serializers.Serializer):
     numbers = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
+class RemoveRequest(StrictSerializer):
+    serial = serializers.CharField(min_length=1, max_length=16)
+    time = serializers.RegexField(
+        r"^[0-9]{1,12}$", help_text="Unix seconds, within ±60 s of the server."
+    )
+    signature = serializers.CharField(
+        min_length=1,
+        max_length=200,
+        help_text="b64u sign_D('tessera/v1/remove|' + serial + '|' + time)",
+    )
+
+
+class RemoveResponse(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["revoked"])
+
+
 class TokenInfoMessage(serializers.Serializer):
     type = serializers.ChoiceField(choices=["token.info"])
     serial = serializers.CharField()

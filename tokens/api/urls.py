@@ -15,5 +15,6 @@ urlpatterns = [
     ),
     path("device/activate", views.ActivateView.as_view(), name="device-activate"),
     path("device/confirm", views.ConfirmView.as_view(), name="device-confirm"),
+    path("device/remove", views.DeviceRemoveView.as_view(), name="device-remove"),
     path("device/webpush", views.DeviceWebPushView.as_view(), name="device-webpush"),
 ]

@@ -19,7 +19,7 @@ from tokens.api.throttling import ClientScopedRateThrottle
 from tokens.services.enrollment import enrollment_activate, token_confirm
 from tokens.services.errors import ServiceError
 from tokens.services.otp import validate_passcode
-from tokens.services.push import device_poll, push_answer, push_create
+from tokens.services.push import device_poll, device_remove, push_answer, push_create
 from tokens.services.webpush import webpush_public_key, webpush_subscribe
 
 _ERRORS = {
@@ -221,6 +221,28 @@ class DeviceChallengesView(DeviceView):
             ip=client_ip(request),
         )
         return Response(polled)
+
+
+class DeviceRemoveView(DeviceView):
+    @extend_schema(
+        summary="The app deleted its token: revoke it",
+        description=(
+            "Sent when the user deletes a token from the authenticator. The "
+            "token is revoked (audited); repeating it is harmless."
+        ),
+        request=s.RemoveRequest,
+        responses={200: s.RemoveResponse, 403: s.ErrorResponse, **_ERRORS},
+        tags=["device"],
+    )
+    def post(self, request):
+        data = self.body(s.RemoveRequest)
+        token = device_remove(
+            serial=data["serial"],
+            timestamp=data["time"],
+            signature=data["signature"],
+            ip=client_ip(request),
+        )
+        return Response({"state": token.state})
 
 
 class DeviceWebPushView(DeviceView):

@@ -30,6 +30,8 @@ from tokens.services.tokeninfo import token_names
 from tokens.services.webauthn.uv import uv_registration, uv_required
 from tokens.services.webpush import NO_SUBSCRIPTION, webpush_public_key
 
+DEFAULT_NAME = "Tessera token"  # until a device activates it
+
 
 @dataclass(frozen=True)
 class IssuedEnrollment:
@@ -92,7 +94,7 @@ def token_assign(
         user=user,
         policy=policy,
         serial=serial,
-        name=name or "Tessera token",
+        name=name or DEFAULT_NAME,
         confirmed=False,
     )
     audit_record(
@@ -304,7 +306,11 @@ def _bind_device(
         serial=token.serial,
         algorithm=policy.algorithm,
     )
+    if token.name == DEFAULT_NAME:
+        # Named for where it lives, so two tokens of one account differ.
+        token.name = f"{device_name or 'Authenticator'} ({token.serial[-4:]})"
     Token.objects.filter(pk=token.pk).update(
+        name=token.name,
         seed_encrypted=keys.seal_seed(seed, serial=token.serial),
         info_key_sealed=keys.seal_seed(info_key, serial=info_key_label(token.serial)),
         device_public_key=device_raw,

@@ -133,14 +133,15 @@ export async function runActivation(input, { retry }) {
       device_name: deviceName(),
       platform: platformName(),
     });
-    const seed = await keys.deriveSeed({
+    const shared = {
       ecdhPrivate: ecdh.privateKey,
       serverPublicRaw: b64uDecode(answer.server_ecdh_public_key),
       enrollmentId: parsed.enrollmentId,
       serial: answer.serial,
-      algorithm: answer.otp.algorithm,
-    });
-    startSetup({ answer, seed, deviceKey: device.privateKey, home });
+    };
+    const seed = await keys.deriveSeed({ ...shared, algorithm: answer.otp.algorithm });
+    const infoKey = await keys.deriveInfoKey(shared);
+    startSetup({ answer, seed, deviceKey: device.privateKey, infoKey, home });
   } catch (error) {
     retry(api.MESSAGES[error.code] || error.message || "Activation failed. Try again.");
   }

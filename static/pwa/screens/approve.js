@@ -4,6 +4,7 @@
 // every answer is signed with the device key.
 import { h, show, message, button, onLeave, confirmDialog } from "../ui.js";
 import * as keys from "../keys.js";
+import { tokenTitle } from "../names.js";
 import * as store from "../store.js";
 import * as vault from "../vault.js";
 import { currentCode } from "../otp.js";
@@ -77,7 +78,7 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
       const seed = await unlock(record, {
         back: () => { answering = false; render(); },
         onWiped: (notice) => finish("Token removed", notice, "error"),
-        lead: `Type the PIN of ${record.label || record.serial} to approve the login to ${challenge.application}.`,
+        lead: `Type the PIN of ${tokenTitle(record)} to approve the login to ${challenge.application}.`,
       });
       if (!seed) {
         answering = false;
@@ -160,7 +161,7 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
       h("p", { class: "challenge-app", id: "challenge-app" }, challenge.application),
       h("dl", { class: "challenge-details" },
         detail("Account", challenge.username, "challenge-user"),
-        detail("Token", `${record.label || record.name || ""} (${record.serial})`, "challenge-token"),
+        detail("Token", `${tokenTitle(record)} (${record.serial})`, "challenge-token"),
         detail("Time", new Date(challenge.created).toLocaleTimeString(), "challenge-time"),
         detail("IP address", challenge.ip, "challenge-ip"),
         detail("Browser", challenge.browser, "challenge-browser")),

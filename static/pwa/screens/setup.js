@@ -28,7 +28,7 @@ function step(title, lead, { id, primary = "Continue", secondary = null, extra =
   });
 }
 
-export async function startSetup({ answer, seed, deviceKey, home }) {
+export async function startSetup({ answer, seed, deviceKey, infoKey = null, home }) {
   const policy = answer.policy;
   // PROTOCOL §7: the server will check a fingerprint or face unlock on every
   // approval. Say so now if this phone has none, before any PIN is chosen.
@@ -94,10 +94,10 @@ export async function startSetup({ answer, seed, deviceKey, home }) {
     return;
   }
 
-  await confirmWithServer({ answer, seed, deviceKey, pin, finger, home });
+  await confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home });
 }
 
-async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, error = null }) {
+async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home, error = null }) {
   show({ title: "Finishing…", body: h("p", { class: "lead", role: "status" }, "Confirming with Tessera…"), id: "busy" });
   const serverPin = answer.policy.pin_mode === "server" ? pin : "";
   try {
@@ -115,6 +115,7 @@ async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, e
       prfKey: finger?.prf ?? null,
     });
     if (answer.otp.type === "hotp") record.otp.counter = 1; // counter 0 confirmed the token
+    if (infoKey) record.infoKey = infoKey; // verifies what the server says of the token
     if (uv) record.uv = { credentialId: uv.credentialId };
     if (finger) {
       // PRF matters only where it wraps a PIN key (token PIN mode).
@@ -132,7 +133,7 @@ async function confirmWithServer({ answer, seed, deviceKey, pin, finger, home, e
         button("Try again", () => resolve(true), { primary: true, id: "confirm-retry" }),
         button("Cancel", () => resolve(false))),
     }));
-    if (retry) return confirmWithServer({ answer, seed, deviceKey, pin, finger, home });
+    if (retry) return confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home });
     return home();
   }
   const serverPinNote = answer.policy.pin_mode === "server"

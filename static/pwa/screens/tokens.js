@@ -1,20 +1,78 @@
-// The token list and a token's passcode, rename, delete and copy.
+// The token list and a token's page: passcode (tap to copy), detail, rename,
+// delete (the server is told), and the About screen.
 import { h, show, message, button, onLeave, confirmDialog } from "../ui.js";
 import { currentCode, secondsLeft, groupDigits } from "../otp.js";
+import * as api from "../api.js";
+import * as keys from "../keys.js";
 import * as store from "../store.js";
 import * as vault from "../vault.js";
+import { STATE_TEXT, tokenSubtitle, tokenTitle, usable } from "../names.js";
 import { needsUnlock, unlock } from "./unlock.js";
 import { showActivate } from "./activate.js";
 import * as webpush from "../webpush.js";
 
 const CLIPBOARD_WARNING =
   "The clipboard is shared by every app on this device, so another app could read this passcode. Copy anyway?";
+const CLEAR_CLIPBOARD_MS = 30000;
+const RING = 2 * Math.PI * 16; // the countdown ring's circumference (r = 16)
 
-// A live passcode element: refreshes at each time step, shows the seconds left.
+// Copies a passcode: the clipboard warning the first time (the seed guide
+// advises against copying), "Copied", and the clipboard emptied after 30 s
+// if it still holds the code and the browser lets the app read it.
+export async function copyCode(code, status) {
+  if (!(await store.getMeta("clipboardWarned"))) {
+    if (!(await confirmDialog(CLIPBOARD_WARNING, "Copy"))) return false;
+    await store.setMeta("clipboardWarned", true);
+  }
+  try {
+    await navigator.clipboard.writeText(code);
+  } catch {
+    status.textContent = "This browser did not allow copying.";
+    return false;
+  }
+  status.textContent = "Copied";
+  setTimeout(() => { if (status.textContent === "Copied") status.textContent = ""; }, 2500);
+  setTimeout(() => clearClipboard(code), CLEAR_CLIPBOARD_MS);
+  return true;
+}
+
+export async function clearClipboard(text) {
+  try {
+    if ((await navigator.clipboard.readText()) === text) await navigator.clipboard.writeText("");
+  } catch {
+    /* reading the clipboard is not allowed here: leave it */
+  }
+}
+
+function ring() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 40 40");
+  svg.setAttribute("class", "ring");
+  svg.setAttribute("aria-hidden", "true");
+  const track = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+  const arc = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+  for (const [el, cls] of [[track, "ring-track"], [arc, "ring-arc"]]) {
+    el.setAttribute("cx", "20");
+    el.setAttribute("cy", "20");
+    el.setAttribute("r", "16");
+    el.setAttribute("class", cls);
+  }
+  arc.setAttribute("stroke-dasharray", RING.toFixed(2));
+  svg.append(track, arc);
+  svg.set = (fraction) => arc.setAttribute("stroke-dashoffset", (RING * (1 - fraction)).toFixed(2));
+  return svg;
+}
+
+// A live passcode: refreshes at each time step, a ring shows the time left,
+// and tapping the code copies it.
 function passcodeView(record, seed) {
   const code = h("output", { class: "code", "data-serial": record.serial, "aria-live": "polite" }, "······");
+  const status = h("span", { class: "copied", role: "status" });
+  const copy = h("button", { class: "code-button", "aria-label": `Copy the passcode of ${tokenTitle(record)}`,
+    onclick: () => copyCode(code.dataset.code, status) }, code);
   const countdown = h("span", { class: "countdown" });
-  const wrap = h("div", { class: "passcode" }, code, countdown);
+  const clock = record.otp.type === "totp" ? ring() : null;
+  const wrap = h("div", { class: "passcode" }, copy, clock ? h("span", { class: "timer" }, clock, countdown) : null, status);
   let timer;
   const render = async () => {
     const value = await currentCode(record.otp, seed);
@@ -23,19 +81,35 @@ function passcodeView(record, seed) {
     if (!performance.getEntriesByName("tessera-first-passcode").length) {
       performance.mark("tessera-first-passcode"); // read by tests and bench/pwa_offline.py
     }
-    if (record.otp.type === "totp") {
+    if (clock) {
       const left = secondsLeft(Date.now(), record.otp.period);
       countdown.textContent = `${left} s`;
-      countdown.style.setProperty("--left", left / record.otp.period);
+      clock.set(left / record.otp.period);
     }
   };
   render();
-  if (record.otp.type === "totp") {
+  if (clock) {
     timer = setInterval(render, 1000);
     onLeave(wrap, () => clearInterval(timer));
   }
   wrap.refresh = render;
+  wrap.status = status;
   return wrap;
+}
+
+function stateNotice(record) {
+  const notice = h("div", { class: "stack state-notice", "data-state": record.state },
+    message(STATE_TEXT[record.state] || `This token is ${record.state}.`, record.state === "revoked" ? "error" : "info"));
+  if (record.state === "revoked") {
+    notice.append(button("Delete from this device", () => deleteToken(record, { tellServer: false }),
+      { id: `delete-${record.serial}`, kind: "danger" }));
+  }
+  return notice;
+}
+
+function addButton() {
+  return h("button", { class: "btn add", id: "add-token", onclick: () => showActivate() },
+    h("span", { class: "add-icon", "aria-hidden": "true" }, "+"), "Add token");
 }
 
 export async function showTokens({ focus = null, notice = null } = {}) {
@@ -47,17 +121,21 @@ export async function showTokens({ focus = null, notice = null } = {}) {
       body: h("div", { class: "stack welcome" },
         notice ? message(notice, "info") : null,
         h("p", { class: "lead" }, "Add the token your administrator assigned to you to start generating passcodes."),
-        button("Activate", () => showActivate(), { primary: true, id: "activate" })),
+        button("Activate", () => showActivate(), { primary: true, id: "activate" }),
+        button("About", () => showAbout(), { id: "about" })),
     });
     return;
   }
   const list = h("ul", { class: "tokens", "aria-label": "Tokens" });
   for (const record of records) {
-    const item = h("li", { class: "token", "data-serial": record.serial },
+    const item = h("li", { class: "token", "data-serial": record.serial, "data-state": record.state || "active" },
       h("button", { class: "token-open", onclick: () => showToken(record.serial) },
-        h("span", { class: "token-name" }, record.label || record.name),
+        h("span", { class: "token-name" }, tokenTitle(record)),
+        h("span", { class: "token-issuer" }, tokenSubtitle(record)),
         h("span", { class: "token-serial" }, record.serial)));
-    if (!needsUnlock(record)) {
+    if (!usable(record)) {
+      item.append(stateNotice(record));
+    } else if (!needsUnlock(record)) {
       const seed = await vault.openSeed(record);
       item.append(passcodeView(record, seed));
       if (record.otp.type === "hotp") item.append(nextButton(record));
@@ -71,7 +149,7 @@ export async function showTokens({ focus = null, notice = null } = {}) {
     title: "Tokens",
     id: "tokens",
     body: h("div", { class: "stack" }, notice ? message(notice, "info") : null, list, notifications,
-      button("Add token", () => showActivate(), { id: "add-token" })),
+      addButton(), button("About", () => showAbout(), { id: "about" })),
   });
   if (focus) document.querySelector(`li[data-serial="${focus}"] .token-open`)?.focus();
   // Offered after the first paint, so the passcodes never wait for it.
@@ -98,14 +176,41 @@ function nextButton(record) {
   }, { id: `next-${record.serial}` });
 }
 
+const PIN_MODES = { token: "Token PIN (kept on this device)", server: "Server PIN (typed before the passcode)", none: "None" };
+
+function details(record) {
+  const notifications = record.webpush && typeof Notification !== "undefined" && Notification.permission === "granted";
+  const rows = [
+    ["Issuer", record.issuer || location.host, "detail-issuer"],
+    ["Account", record.account || record.name, "detail-account"],
+    ["Name", record.name, "detail-name"],
+    ["Serial", record.serial, "detail-serial"],
+    ["Passcodes", record.otp.type === "totp" ? `Every ${record.otp.period} s, ${record.otp.digits} digits` : `On request, ${record.otp.digits} digits`, "detail-otp"],
+    ["PIN", PIN_MODES[record.policy.pin_mode] || record.policy.pin_mode, "detail-pin"],
+    ["Login requests", record.policy.push ? "On" : "Off", "detail-push"],
+    ["Notifications when closed", notifications ? "On" : "Off", "detail-notifications"],
+    ["State", usable(record) ? "Active" : record.state, "detail-state"],
+  ];
+  return h("dl", { class: "details" }, rows.flatMap(([label, value, id]) => [h("dt", {}, label), h("dd", { id }, value)]));
+}
+
 export async function showToken(serial) {
   const record = await store.getToken(serial);
   if (!record) return showTokens();
+  const actions = h("div", { class: "row" },
+    button("Rename", () => renameToken(record), { id: "rename" }),
+    button("Delete", () => deleteToken(record), { id: "delete", kind: "danger" }));
+  if (!usable(record)) {
+    show({ title: tokenTitle(record), back: () => showTokens(), id: "token",
+      body: h("div", { class: "stack" }, stateNotice(record), details(record), actions) });
+    return;
+  }
   const seed = await unlock(record, { back: () => showTokens(), onWiped: (notice) => showTokens({ notice }) });
   if (!seed) return showTokens();
   const view = passcodeView(record, seed);
+  actions.prepend(button("Copy", () => copyCode(view.querySelector(".code").dataset.code, view.status), { id: "copy" }));
   const body = h("div", { class: "stack" },
-    h("p", { class: "token-serial" }, record.serial),
+    h("p", { class: "token-issuer" }, tokenSubtitle(record)),
     view,
     record.otp.type === "hotp"
       ? button("Next passcode", async () => { record.otp.counter += 1; await store.putToken(record); view.refresh(); }, { id: "next" })
@@ -113,25 +218,21 @@ export async function showToken(serial) {
     record.policy.pin_mode === "server"
       ? h("p", { class: "hint", id: "server-pin-hint" }, "When you log in, type your PIN followed by this passcode.")
       : null,
-    h("div", { class: "row" },
-      button("Copy", async () => {
-        if (await confirmDialog(CLIPBOARD_WARNING, "Copy")) {
-          await navigator.clipboard.writeText(view.querySelector(".code").dataset.code).catch(() => {});
-        }
-      }, { id: "copy" }),
-      button("Rename", () => renameToken(record), { id: "rename" }),
-      button("Delete", () => deleteToken(record), { id: "delete", kind: "danger" })),
+    actions,
+    details(record),
   );
-  show({ title: record.label || record.name, body, back: () => showTokens(), id: "token" });
+  show({ title: tokenTitle(record), body, back: () => showTokens(), id: "token" });
 }
 
 async function renameToken(record) {
-  const input = h("input", { id: "name", value: record.label || "", maxlength: "64", required: true });
-  const form = h("form", { class: "stack" }, h("label", { for: "name" }, "Name"), input,
+  const input = h("input", { id: "name", value: tokenTitle(record), maxlength: "64", required: true });
+  const form = h("form", { class: "stack" }, h("label", { for: "name" }, "Name on this device"), input,
+    h("p", { class: "hint" }, "Only this device shows this name; the portal keeps its own."),
     button("Save", null, { primary: true, id: "rename-save" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    record.label = input.value.trim() || record.name;
+    const name = input.value.trim();
+    record.label = name && name !== record.name ? name : "";
     await store.putToken(record);
     showTokens({ focus: record.serial });
   });
@@ -139,13 +240,57 @@ async function renameToken(record) {
   input.select();
 }
 
-async function deleteToken(record) {
+// Tells the server the token is gone (it is revoked there); false if it
+// could not be reached.
+async function tellServer(record) {
+  if (!record.deviceKey) return false;
+  const time = String(Math.floor(Date.now() / 1000));
+  try {
+    await api.remove({
+      serial: record.serial, time,
+      signature: await keys.sign(record.deviceKey, `tessera/v1/remove|${record.serial}|${time}`),
+    });
+    return true;
+  } catch (error) {
+    return error.status === 403; // not active there any more: nothing to tell
+  }
+}
+
+async function deleteToken(record, { tellServer: tell = true } = {}) {
   const ok = await confirmDialog(
-    `Delete ${record.label || record.serial} from this device? You will not be able to log in with it until your administrator gives you a new one.`,
+    tell
+      ? `Delete ${tokenTitle(record)} from this device? Tessera will revoke it, and you will not be able to log in with it until your administrator gives you a new one.`
+      : `Delete ${tokenTitle(record)} from this device?`,
     "Delete",
   );
   if (!ok) return;
-  await store.deleteToken(record.serial);
+  await store.deleteToken(record.serial); // first: the revocation it causes must not bring it back
+  const told = tell ? await tellServer(record) : true;
   document.dispatchEvent(new Event("tessera:tokens-changed"));
-  showTokens({ notice: `${record.serial} was deleted from this device.` });
+  showTokens({
+    notice: told
+      ? `${record.serial} was deleted from this device.`
+      : `${record.serial} was deleted from this device, but Tessera could not be told (offline?). Ask your administrator to revoke it.`,
+  });
+}
+
+export async function showAbout() {
+  const records = await store.allTokens();
+  const issuers = [...new Set(records.map((r) => r.issuer).filter(Boolean))];
+  const rows = [
+    ["Server", location.origin, "about-server"],
+    ["Version", document.body.dataset.version || "unknown", "about-version"],
+    ["Tokens on this device", String(records.length), "about-tokens"],
+    ["Issued by", issuers.join(", ") || "—", "about-issuers"],
+    ["Works offline", "Yes: passcodes need no connection", "about-offline"],
+  ];
+  show({
+    title: "About Tessera",
+    id: "about",
+    back: () => showTokens(),
+    body: h("div", { class: "stack" },
+      h("p", { class: "lead" }, "Tessera Authenticator keeps your tokens on this device only; their secrets never leave it."),
+      h("dl", { class: "details" }, rows.flatMap(([label, value, id]) => [h("dt", {}, label), h("dd", { id }, value)])),
+      h("a", { href: "/", class: "btn" }, "Open the Tessera portal")),
+  });
 }

@@ -1,6 +1,7 @@
 // Opens a token's seed: fingerprint when set up, else the token PIN, else
 // freely. Shared by the passcode screen and push approvals.
 import * as vault from "../vault.js";
+import { tokenTitle } from "../names.js";
 import * as fingerprint from "../fingerprint.js";
 import { askPin } from "./pin.js";
 
@@ -23,7 +24,7 @@ export async function unlock(record, { back, onWiped, lead = null }) {
   let seed = null;
   await askPin({
     title: "Enter PIN",
-    lead: lead ?? `Type the PIN of ${record.label || record.serial}.`,
+    lead: lead ?? `Type the PIN of ${tokenTitle(record)}.`,
     policy: record.policy,
     back,
     check: async (pin) => {

@@ -33,13 +33,18 @@ from tokens.services.push.challenges import (
     push_status,
     push_tokens,
 )
-from tokens.services.push.devices import device_authenticate, device_poll
+from tokens.services.push.devices import (
+    device_authenticate,
+    device_poll,
+    device_remove,
+)
 
 __all__ = [
     "AnswerResult",
     "challenge_payload",
     "device_authenticate",
     "device_poll",
+    "device_remove",
     "push_answer",
     "push_create",
     "push_expire_if_due",

@@ -8,6 +8,7 @@ from tokens import crypto
 from tokens.models import Token
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
+from tokens.services.lifecycle import token_revoke
 from tokens.services.push.challenges import push_pending_payloads
 from tokens.services.tokeninfo import token_info
 
@@ -68,6 +69,47 @@ def device_authenticate(
     return token
 
 
+def _fresh(timestamp, now: float) -> bool:
+    return (
+        isinstance(timestamp, str)
+        and timestamp.isdigit()
+        and len(timestamp) <= 12
+        and abs(int(timestamp) - now) <= POLL_SKEW_SECONDS
+    )
+
+
+def device_remove(
+    *, serial, timestamp, signature, ip: str | None = None, now: float | None = None
+) -> Token:
+    """The app deleted its token (the user confirmed): the server revokes it,
+    so the token opens nothing any more. Signed ``'tessera/v1/remove|' +
+    serial + '|' + time`` with the device key, the time within ±60 s."""
+    now = time.time() if now is None else now
+    token = _device_token(serial)
+    if (
+        token is None
+        or not _fresh(timestamp, now)
+        or not _signed_by(token, signature, f"tessera/v1/remove|{serial}|{timestamp}")
+    ):
+        raise _device_refusal(
+            "device.remove",
+            serial,
+            ip,
+            "The signature, the time (±60 s) or the token is not valid.",
+        )
+    if token.state != Token.State.REVOKED:
+        token = token_revoke(token=token, actor="device")
+    audit_record(
+        action="device.remove",
+        outcome="success",
+        username=token.user.get_username(),
+        serial=token.serial,
+        source="device-api",
+        ip=ip,
+    )
+    return token
+
+
 def device_poll(
     *, serial, timestamp, signature, ip: str | None = None, now: float | None = None
 ) -> dict:
@@ -76,15 +118,9 @@ def device_poll(
     active)."""
     now = time.time() if now is None else now
     token = _device_token(serial)
-    fresh = (
-        isinstance(timestamp, str)
-        and timestamp.isdigit()
-        and len(timestamp) <= 12
-        and abs(int(timestamp) - now) <= POLL_SKEW_SECONDS
-    )
     if (
         token is None
-        or not fresh
+        or not _fresh(timestamp, now)
         or not _signed_by(token, signature, f"tessera/v1/poll|{serial}|{timestamp}")
     ):
         raise _device_refusal(

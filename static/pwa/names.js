@@ -1,0 +1,15 @@
+// How a token is named on screen: the user's own name on this device, else the
+// server's name for it; under it the deployment (issuer) and the account.
+export const tokenTitle = (record) => record.label || record.name || record.account || record.serial;
+
+export const tokenSubtitle = (record) =>
+  [record.issuer, record.account].filter(Boolean).join(" · ");
+
+// What the app says of a token the server no longer takes codes for.
+export const STATE_TEXT = {
+  suspended: "Suspended by your administrator: its passcodes are not accepted and it takes no login requests. Ask your administrator.",
+  locked: "Locked after too many wrong passcodes. It opens again later, or when your administrator unlocks it.",
+  revoked: "Removed: this token no longer works. You can delete it from this device.",
+};
+
+export const usable = (record) => !record.state || record.state === "active";
