@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "channels",
     "csp",
     "django_otp",
+    "django_otp.plugins.otp_static",  # backup codes (tokens.services.backup)
     "tokens",
     "portal",
     "pwa",

@@ -51,3 +51,35 @@ class PasswordForm(forms.Form):
 
 class RenameForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=64)
+
+
+class BackupLoginForm(forms.Form):
+    """A backup code, with the password when this session has not typed it."""
+
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput, max_length=256
+    )
+    code = forms.CharField(
+        label=_("Backup code"),
+        max_length=24,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+        help_text=_("One of the codes you saved when you enrolled. Each works once."),
+    )
+
+    def __init__(self, *args, need_password: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not need_password:
+            del self.fields["password"]
+
+
+class LostForm(forms.Form):
+    """ "I lost my phone": the password, when this session has not typed it."""
+
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput, max_length=256
+    )
+
+    def __init__(self, *args, need_password: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not need_password:
+            del self.fields["password"]

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal import views
-from portal.views import passkeys
+from portal.views import passkeys, recovery
 
 app_name = "portal"
 
@@ -23,6 +23,9 @@ urlpatterns = [
     ),
     path("passkey/options", passkeys.passwordless_options, name="passwordless-options"),
     path("passkey/finish", passkeys.passwordless_finish, name="passwordless-finish"),
+    path("login/backup/", recovery.login_backup, name="login-backup"),
+    path("login/lost/", recovery.lost_start, name="login-lost"),
+    path("login/lost/verify/", recovery.lost_verify, name="login-lost-verify"),
     path("logout/", views.logout_view, name="logout"),
     path("add/", views.add_start, name="add"),
     path("add/verify/", views.add_verify, name="add-verify"),
@@ -38,6 +41,7 @@ urlpatterns = [
     path("add/setup/finish/", views.add_finish, name="add-finish"),
     path("enroll/<str:code>/", views.enroll_link, name="enroll"),
     path("authenticators/", views.dashboard, name="dashboard"),
+    path("authenticators/backup-codes/", recovery.backup_codes, name="backup-codes"),
     path(
         "authenticators/<str:serial>/rename/", views.token_rename, name="token-rename"
     ),

@@ -90,6 +90,8 @@ class PolicyAdmin(admin.ModelAdmin):
                     "enrollment_link_hours",
                     "activation_attempts",
                     "max_tokens_per_user",
+                    "backup_codes",
+                    "backup_codes_validate",
                 )
             },
         ),
@@ -227,7 +229,10 @@ class TokenAdmin(admin.ModelAdmin):
             "Reset the PIN of",
         )
 
-    @admin.action(description="Issue a new activation (voids the old one)")
+    @admin.action(
+        description="Replace device: issue a new activation (the old device "
+        "works until the new one activates)"
+    )
     def issue_enrollment(self, request, queryset):
         issued = []
         for token in queryset.select_related("user", "policy"):

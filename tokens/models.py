@@ -149,6 +149,21 @@ class Policy(models.Model):
         default=True,
         help_text=_("Lock the user's tokens when they report \"This wasn't me\"."),
     )
+    backup_codes = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MaxValueValidator(20)],
+        help_text=_(
+            "Backup codes offered when a user enrolls (each works once, for "
+            "when the phone is not at hand); 0 offers none."
+        ),
+    )
+    backup_codes_validate = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Relying applications (the validate API) accept backup codes too; "
+            "otherwise they open only the Tessera portal."
+        ),
+    )
 
     class Meta:
         verbose_name_plural = "policies"

@@ -20,6 +20,7 @@ from portal.views.common import (
 )
 from tokens.models import Passkey, Token
 from tokens.services import portal as portal_service
+from tokens.services.backup import backup_codes_left, backup_codes_offered
 from tokens.services.enrollment import enrollment_by_link
 from tokens.services.throttle import allow
 
@@ -55,6 +56,8 @@ def dashboard(request):
         {
             "tokens": tokens.order_by("created_at"),
             "passkeys": Passkey.objects.filter(user=request.user),
+            "backup_offered": backup_codes_offered(request.user),
+            "backup_left": backup_codes_left(request.user),
         },
     )
 

@@ -241,6 +241,9 @@ def _send_push(request, user):
             {"form": PushLoginForm(), "username": username, "push": True},
         )
     remember_push(request, challenge, "login")
+    # The phone may be lost: a backup code or "I lost my phone" need no
+    # second typing of the password for five minutes.
+    request.session[PASSWORD_CHECKED] = {"username": username, "at": time.time()}
     return redirect("portal:login-push")
 
 

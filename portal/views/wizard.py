@@ -229,7 +229,7 @@ def _enrolled(request, user, token):
         request,
         _("Your authenticator %(serial)s is enrolled.") % {"serial": token.serial},
     )
-    return redirect("portal:dashboard")
+    return redirect("portal:dashboard")  # which offers backup codes if none yet
 
 
 @never_cache

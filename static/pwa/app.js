@@ -63,7 +63,12 @@ async function startPush() {
     approve.challengeClosed(detail.id, detail.state);
     webpush.closeNotification(detail.id).catch(() => {});
   });
-  socket.addEventListener("info", () => {
+  socket.addEventListener("info", ({ detail: record }) => {
+    if (record.state && record.state !== "active") {
+      // Its requests can no longer be answered: drop them, close the one shown.
+      for (let i = queue.length - 1; i >= 0; i--) if (queue[i].serial === record.serial) queue.splice(i, 1);
+      approve.tokenStopped(record.serial, record.state);
+    }
     // Renamed, suspended, removed…: the list and a token's page show it now.
     const screen = document.querySelector("main")?.dataset.screen;
     if (["tokens", "token", "welcome"].includes(screen)) showTokens();

@@ -79,7 +79,7 @@ class ValidateView(JsonAPIView):
             rp_ip=client_ip(request),
         )
         body = {"result": outcome.result}
-        if outcome.accepted:
+        if outcome.accepted and outcome.token is not None:  # not a backup code
             body["serial"] = outcome.token.serial
         return Response(body)
 

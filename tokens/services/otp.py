@@ -32,6 +32,7 @@ from tokens.models import Policy, Token
 from tokens.prepared import PreparedSelect, update_where
 from tokens.services import keys
 from tokens.services.audit import audit_record, audit_token_act
+from tokens.services.backup import backup_code_validate, looks_like_backup_code
 from tokens.services.pins import pin_rule_error
 from tokens.services.tokeninfo import announce_token_info
 
@@ -329,7 +330,15 @@ def validate_passcode(
     Unknown users, users without tokens and wrong codes look the same to the
     caller: a reject. The attempt, its consumption or failure count and its
     audit row are one transaction: none is written without the others.
+    A backup code (letters and digits, ``tokens.services.backup``) is taken
+    instead where the user's policy lets relying applications accept one.
     """
+    if looks_like_backup_code(passcode):
+        with transaction.atomic():
+            accepted = backup_code_validate(
+                username=username, code=passcode, ip=ip, client=client, rp_ip=rp_ip
+            )
+        return Outcome(accepted)
     with transaction.atomic():
         return verify_tokens(
             tokens=_tokens_of(username=username),

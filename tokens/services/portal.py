@@ -9,9 +9,10 @@ from django.utils import timezone
 from tokens.models import Passkey, Token
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
-from tokens.services.lifecycle import token_revoke
+from tokens.services.lifecycle import token_revoke, token_suspend
 from tokens.services.otp import verify_tokens
 from tokens.services.push import push_create, push_login_complete, push_tokens
+from tokens.services.push.challenges import push_withdraw_pending
 from tokens.services.tokeninfo import announce_token_info
 
 PORTAL_APPLICATION = "Tessera portal"
@@ -210,3 +211,28 @@ def token_rename(*, token: Token, name: str, actor: str) -> Token:
 def token_remove(*, token: Token, actor: str) -> Token:
     """A user removing an authenticator revokes it (the audit keeps its serial)."""
     return token_revoke(token=token, actor=actor)
+
+
+@transaction.atomic
+def lost_device_report(*, user, ip: str | None = None) -> list[str]:
+    """The user lost their phone (password and email code checked): every
+    app token that works is suspended at once, each audited and its app told;
+    the caller then starts a new enrollment. Returns the suspended serials."""
+    serials = []
+    for token in Token.objects.filter(
+        user=user, state__in=(Token.State.ACTIVE, Token.State.LOCKED)
+    ):
+        token_suspend(token=token, actor=f"user:{user.get_username()}")
+        serials.append(token.serial)
+    # Requests waiting on the lost phone are moot (and would hold up the
+    # new phone's first push under the one-pending rule).
+    push_withdraw_pending(user.get_username(), reason="phone reported lost")
+    audit_record(
+        action="portal.lost_device",
+        outcome="success",
+        username=user.get_username(),
+        source="portal",
+        ip=ip,
+        suspended=serials,
+    )
+    return serials

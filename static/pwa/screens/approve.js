@@ -18,7 +18,15 @@ const CLOSED_TEXT = {
   approved: "This request was approved on another device.",
   denied: "This request was denied on another device.",
   expired: "This request expired before it was answered.",
+  suspended: "This token was suspended, so it can no longer answer this request.",
+  locked: "This token is locked, so it can no longer answer this request.",
+  revoked: "This token was removed, so it can no longer answer this request.",
 };
+
+// The token of the request on screen stopped working (token.info).
+export function tokenStopped(serial, state) {
+  if (current?.challenge.serial === serial) current.closed(state);
+}
 
 function detail(label, value, id) {
   return [h("dt", {}, label), h("dd", { id }, value || "Unknown")];

@@ -93,6 +93,27 @@ def _expire(challenge: PushChallenge) -> bool:
     return bool(done)
 
 
+def push_withdraw_pending(username: str, reason: str) -> int:
+    """End the user's pending requests now (their phone was reported lost):
+    expired, their waiters told, audited; returns how many."""
+    withdrawn = 0
+    for challenge in PushChallenge.objects.filter(username=username, state=S.PENDING):
+        if PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
+            state=S.EXPIRED
+        ):
+            withdrawn += 1
+            announce_push_state(challenge.pk, S.EXPIRED)
+            audit_record(
+                action="push.expire",
+                outcome="info",
+                username=username,
+                source=challenge.source,
+                challenge=str(challenge.pk),
+                reason=reason,
+            )
+    return withdrawn
+
+
 def _clean_text(value, field: str, max_length: int, *, required: bool) -> str:
     if not isinstance(value, str):
         raise ServiceError("invalid_request", f"{field} must be a string.")
