@@ -5,6 +5,25 @@ import { follow } from "./live.js";
 const status = document.getElementById("status");
 const section = document.querySelector(".setup");
 
+let copied = null; // the activation string this page put on the clipboard
+
+function offerClearClipboard() {
+  if (!copied) return;
+  const clear = document.createElement("button");
+  clear.type = "button";
+  clear.className = "btn";
+  clear.id = "clear-clipboard";
+  clear.textContent = "Clear the clipboard";
+  clear.addEventListener("click", async () => {
+    await navigator.clipboard.writeText("").catch(() => {});
+    copied = null;
+    clear.replaceWith(Object.assign(document.createElement("p"), {
+      className: "hint", id: "clipboard-cleared", textContent: "The clipboard is empty.",
+    }));
+  });
+  status.after(clear);
+}
+
 function activated() {
   status.textContent = status.dataset.activeText || "Your token is active.";
   status.className = "status active message info";
@@ -20,6 +39,7 @@ function activated() {
     next.classList.add("primary");
     next.focus();
   }
+  offerClearClipboard(); // the spent activation string need not stay there
 }
 
 if (section) {
@@ -40,5 +60,12 @@ if (section) {
 document.getElementById("copy-activation")?.addEventListener("click", async (event) => {
   if (!confirm(event.target.dataset.warning)) return;
   const text = document.getElementById("activation-string").textContent.trim();
-  await navigator.clipboard.writeText(text).catch(() => {});
+  const said = document.getElementById("copy-status");
+  try {
+    await navigator.clipboard.writeText(text);
+    copied = text;
+    said.textContent = "Copied";
+  } catch {
+    said.textContent = "This browser did not allow copying: select the string and copy it.";
+  }
 });

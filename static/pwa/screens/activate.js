@@ -23,6 +23,15 @@ export function showActivate({ error = null } = {}) {
   show({ title: "Activate a token", body, back: home, id: "activate" });
 }
 
+// Whether the activation now under way was pasted: the last screen then
+// offers to clear the clipboard (read once by the setup screens).
+let pasted = false;
+export function takePasted() {
+  const was = pasted;
+  pasted = false;
+  return was;
+}
+
 export function showPaste({ error = null, value = "" } = {}) {
   const input = h("textarea", {
     id: "activation", rows: "3", autocomplete: "off", autocapitalize: "characters", spellcheck: "false",
@@ -39,6 +48,7 @@ export function showPaste({ error = null, value = "" } = {}) {
       "The clipboard is shared by every app on this device. Clear it after pasting, or type the string instead."),
     button("Activate", null, { primary: true, id: "activate-submit" }),
   );
+  input.addEventListener("paste", () => { pasted = true; });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     runActivation(input.value, { retry: (msg) => showPaste({ error: msg, value: input.value }) });

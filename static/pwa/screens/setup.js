@@ -10,6 +10,18 @@ import * as vault from "../vault.js";
 import * as fingerprint from "../fingerprint.js";
 import { currentCode } from "../otp.js";
 import * as webpush from "../webpush.js";
+import { takePasted } from "./activate.js";
+
+// The pasted activation string is spent; other apps need not read it.
+function clearClipboardOffer() {
+  const box = h("div", { class: "stack", id: "clipboard-offer" },
+    h("p", { class: "hint" }, "You pasted the activation string: it is still on the clipboard."));
+  box.append(button("Clear the clipboard", async () => {
+    await navigator.clipboard.writeText("").catch(() => {});
+    box.replaceChildren(h("p", { class: "hint", id: "clipboard-cleared" }, "The clipboard is empty."));
+  }, { id: "clear-clipboard" }));
+  return box;
+}
 
 function step(title, lead, { id, primary = "Continue", secondary = null, extra = null } = {}) {
   return new Promise((resolve) => {
@@ -148,7 +160,8 @@ async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger
         "Login requests show only while Tessera is open. You can turn notifications on later from the token list.");
     }
   }
+  const clipboardNote = takePasted() ? clearClipboardOffer() : null;
   await step("Token activated", `Your token ${answer.serial} is ready. You can now use it to log in.`,
-    { id: "done", primary: "Done", extra: h("div", { class: "stack" }, serverPinNote, pushNote) });
+    { id: "done", primary: "Done", extra: h("div", { class: "stack" }, serverPinNote, pushNote, clipboardNote) });
   home({ focus: answer.serial });
 }
