@@ -325,9 +325,20 @@ class Enrollment(models.Model):
         return f"{self.token.serial} enrollment {self.created_at:%Y-%m-%d %H:%M}"
 
     @property
+    def awaits_confirmation(self) -> bool:
+        """Used by a device that never confirmed (the token is still
+        assigned, e.g. a phone without the fingerprint the policy needs):
+        the same link or string may restart the activation in its lifetime."""
+        return (
+            self.used_at is not None
+            and self.token.state == Token.State.ASSIGNED
+            and self.token.activated_at is None
+        )
+
+    @property
     def is_open(self) -> bool:
         return (
-            self.used_at is None
+            (self.used_at is None or self.awaits_confirmation)
             and self.voided_at is None
             and self.expires_at > timezone.now()
             and self.attempts < self.token.policy.activation_attempts

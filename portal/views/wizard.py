@@ -190,9 +190,8 @@ def add_setup(request):
         return redirect("portal:add")
     if token.state == Token.State.ACTIVE:
         return redirect("portal:add-finish")
-    enrollment = token.enrollments.filter(
-        used_at__isnull=True, voided_at__isnull=True
-    ).first()
+    # An activation a device began but never confirmed can be restarted.
+    enrollment = token.enrollments.filter(voided_at__isnull=True).last()
     if enrollment is None or not enrollment.is_open:
         messages.error(
             request, _("That activation can no longer be used. Start again.")

@@ -90,10 +90,52 @@ def test_an_event_based_token_confirms_with_counter_zero(api, user, make_policy)
 
 def test_a_used_activation_string_is_refused(api, user):
     issued = token_assign(user=user, actor="test")
-    activate(api, issued.activation_string)
+    device, answer = activate(api, issued.activation_string)
+    device.accept_activation(issued.activation_string, answer.json())
+    api.post("/api/v1/device/confirm", device.confirm_body(), format="json")
     _, again = activate(api, issued.activation_string)
     assert again.status_code == 400
     assert again.json()["error"] == "already_used"
+
+
+def test_an_activation_never_confirmed_restarts_from_the_same_string(
+    api, user, make_policy
+):
+    """A phone that could not finish (no fingerprint where the policy needs
+    one) does not burn the string: another device, or the same app again,
+    restarts it; the first binding then confirms nothing."""
+    from tokens.models import AuditEvent, Enrollment, Token
+
+    policy = make_policy(activation_attempts=3)
+    issued = token_assign(user=user, policy=policy, actor="test")
+    first, answer = activate(api, issued.activation_string)
+    first.accept_activation(issued.activation_string, answer.json())
+    assert issued.enrollment.token.state == "assigned"
+    assert Enrollment.objects.get(pk=issued.enrollment.pk).is_open  # link page too
+
+    second, again = activate(api, issued.activation_string)
+
+    assert again.status_code == 200
+    second.accept_activation(issued.activation_string, again.json())
+    stale = api.post("/api/v1/device/confirm", first.confirm_body(), format="json")
+    assert stale.status_code == 400
+    done = api.post("/api/v1/device/confirm", second.confirm_body(), format="json")
+    assert done.status_code == 200
+    assert Token.objects.get(pk=issued.token.pk).state == "active"
+    assert activate(api, issued.activation_string)[1].json()["error"] == "already_used"
+    assert AuditEvent.objects.filter(
+        action="enrollment.activate", detail__restart=True
+    ).exists()
+
+
+def test_restarts_are_bounded_by_the_attempts(api, user, make_policy):
+    issued = token_assign(
+        user=user, policy=make_policy(activation_attempts=2), actor="test"
+    )
+    statuses = [
+        activate(api, issued.activation_string)[1].status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 400]
 
 
 def test_an_expired_activation_string_is_refused(api, user):

@@ -72,3 +72,30 @@ def test_a_phone_without_one_is_stopped_before_the_pin(live, page, user, uv_poli
     page.click("#uv-unavailable-continue")
     expect(page.locator("[data-screen=welcome]")).to_contain_text("was not activated")
     assert Token.objects.get(serial=issued.token.serial).state == "assigned"
+
+
+def test_the_same_link_restarts_on_a_phone_that_has_one(
+    live, browser, page, user, uv_policy
+):
+    """A phone without a fingerprint does not burn the activation: the same
+    link, opened on a phone with one, activates the token."""
+    from tests.e2e.conftest import PHONE
+
+    issued = token_assign(user=user, policy=uv_policy, actor="test")
+    page.goto(issued.activation_link)  # no platform authenticator here
+    expect(page.locator("[data-screen=uv-unavailable]")).to_be_visible()
+    page.click("#uv-unavailable-continue")
+    assert Token.objects.get(serial=issued.token.serial).state == "assigned"
+
+    other = browser.new_context(**PHONE).new_page()
+    add_virtual_authenticator(other.context, other)
+    other.goto(issued.activation_link)
+    walk_intro(other)
+    other.click("#done-continue")
+    expect(other.locator("li.token")).to_have_count(1)
+    token = Token.objects.get(serial=issued.token.serial)
+    assert token.state == "active" and token.uv_credential_id
+    assert AuditEvent.objects.filter(
+        action="enrollment.activate", detail__restart=True
+    ).exists()
+    other.context.close()

@@ -207,7 +207,8 @@ def _decode_public_key(value, field: str) -> bytes:
 
 
 def _enrollment_refusal(enrollment: Enrollment) -> ServiceError | None:
-    if enrollment.used_at or enrollment.voided_at:
+    restart = enrollment.used_at and enrollment.awaits_confirmation
+    if (enrollment.used_at and not restart) or enrollment.voided_at:
         return ServiceError(
             "already_used",
             "This activation string has been used or replaced. "
@@ -274,6 +275,10 @@ def enrollment_activate(
                 "This activation string is not valid. Check it, or ask for a new one.",
             )
         if refusal is None:
+            if enrollment.used_at:  # a restart: it counts, so restarts are few
+                Enrollment.objects.filter(pk=enrollment.pk).update(
+                    attempts=F("attempts") + 1
+                )
             response = _bind_device(
                 enrollment, ecdh_raw, device_raw, device_name[:64], platform[:32]
             )
@@ -283,6 +288,7 @@ def enrollment_activate(
             refusal,
             ip,
             device=device_name[:64],
+            **({"restart": True} if enrollment and enrollment.used_at else {}),
         )
     if refusal:
         raise refusal

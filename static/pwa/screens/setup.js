@@ -46,7 +46,7 @@ export async function startSetup({ answer, seed, deviceKey, infoKey = null, home
   // approval. Say so now if this phone has none, before any PIN is chosen.
   if (policy.user_verification === "required" && !(await fingerprint.available())) {
     await step("Fingerprint or face unlock needed",
-      "This token needs a phone with a fingerprint or face unlock, and this device has none that Tessera can use. Activate it on a phone that has one, or ask your administrator.",
+      "This token needs a phone with a fingerprint or face unlock, and this device has none that Tessera can use. Open the same activation link or QR code on a phone that has one: it still works until it expires. Or ask your administrator.",
       { id: "uv-unavailable", primary: "Close" });
     home({ notice: "The token was not activated: it needs a phone with a fingerprint or face unlock." });
     return;
@@ -100,7 +100,7 @@ export async function startSetup({ answer, seed, deviceKey, infoKey = null, home
   }
   if (required && !finger) {
     await step("Fingerprint required",
-      "Your administrator requires a fingerprint (or face) unlock for this token, and it could not be set up on this device. Use a device with a fingerprint sensor, or ask your administrator.",
+      "Your administrator requires a fingerprint (or face) unlock for this token, and it could not be set up on this device. Use the same activation link or QR code on a device with a fingerprint sensor (it still works until it expires), or ask your administrator.",
       { id: "fingerprint-required", primary: "Close" });
     home({ notice: "The token was not activated: this device cannot unlock it with a fingerprint." });
     return;
