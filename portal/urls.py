@@ -48,6 +48,7 @@ urlpatterns = [
     path(
         "authenticators/<str:serial>/remove/", views.token_remove, name="token-remove"
     ),
+    path("authenticators/<str:serial>/move/", recovery.token_move, name="token-move"),
     path("passkeys/<int:pk>/rename/", passkeys.passkey_rename, name="passkey-rename"),
     path("passkeys/<int:pk>/remove/", passkeys.passkey_remove, name="passkey-remove"),
 ]

@@ -299,6 +299,16 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         a token no longer active stops receiving requests here."""
         info = event["info"]
         serial = info["serial"]
+        if event.get("unbind"):  # the token moved to another device
+            if serial in self.serials or serial in self.held:
+                self.serials.discard(serial)
+                self.held.discard(serial)
+                await self.channel_layer.group_discard(
+                    device_group(serial), self.channel_name
+                )
+                if serial in self.informed:
+                    await self.send_json(info)
+            return
         if serial not in self.informed:
             return
         if info["state"] == "active":

@@ -14,12 +14,16 @@ from django.views.decorators.http import require_http_methods
 from portal.forms import BackupLoginForm, CodeForm, LostForm
 from portal.views.common import (
     LOGIN_USERNAME,
+    PLATFORMS,
     client_ip,
     otp_required,
+    platforms_here_first,
     save_wizard,
+    setup_context,
     wizard_state,
 )
 from portal.views.login import _logged_in, _throttled, password_ok_user
+from tokens.models import Token
 from tokens.services import portal as portal_service
 from tokens.services.backup import (
     backup_code_use,
@@ -27,6 +31,7 @@ from tokens.services.backup import (
     backup_codes_left,
     backup_codes_offered,
 )
+from tokens.services.enrollment import enrollment_issue
 from tokens.services.errors import ServiceError
 from tokens.services.verification import verification_check, verification_send
 
@@ -172,4 +177,37 @@ def backup_codes(request):
             "left": backup_codes_left(request.user),
             "offered": offered,
         },
+    )
+
+
+@otp_required
+@require_http_methods(["GET", "POST"])
+def token_move(request, serial):
+    """Moving to a new phone with the old one in hand: a fresh activation of
+    the same token; the old phone keeps working until the new one activates,
+    then it is told and stops."""
+    token = Token.objects.filter(
+        user=request.user,
+        serial=serial,
+        state__in=(Token.State.ACTIVE, Token.State.LOCKED),
+    ).first()
+    if token is None:
+        messages.error(request, _("That authenticator cannot be moved."))
+        return redirect("portal:dashboard")
+    platform = request.POST.get("platform")
+    if request.method == "POST" and platform in PLATFORMS:
+        try:
+            issued = enrollment_issue(
+                token=token, actor=f"user:{request.user.get_username()}", notify=False
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.detail)
+            return redirect("portal:dashboard")
+        context = setup_context(request, issued.enrollment, platform)
+        return render(request, "portal/move_setup.html", {**context, "move": True})
+    ordered, here = platforms_here_first(request)
+    return render(
+        request,
+        "portal/move_start.html",
+        {"token": token, "platforms": ordered, "here": here},
     )

@@ -31,6 +31,7 @@ function activated() {
   // The QR code, the activation string and the button are spent: the
   // success state and the next step replace them.
   section.querySelector(".setup-pending")?.setAttribute("hidden", "");
+  document.querySelectorAll(".until-active").forEach((note) => note.setAttribute("hidden", ""));
   // A "not active yet" from an early click is no longer true.
   document.querySelectorAll("main > .message.error").forEach((m) => m.remove());
   const next = document.getElementById("continue");
@@ -43,11 +44,18 @@ function activated() {
 }
 
 if (section) {
-  status.dataset.activeText = status.dataset.activeText || "Your token is active. You can now log in with it.";
+  status.dataset.activeText = status.dataset.activeText || (section.dataset.move
+    ? "Your token is active on the new phone. The old phone no longer works for it: you can delete it there."
+    : "Your token is active. You can now log in with it.");
+  // Moving a token to a new phone: it is active on the old one already, so
+  // only an activation that happens now (assigned, then active) counts.
+  let fresh = !section.dataset.move;
   follow(
     "/ws/token-status/",
     (data, socket) => {
-      if (data.type === "token" && data.serial === section.dataset.serial && data.state === "active") {
+      if (data.type !== "token" || data.serial !== section.dataset.serial) return;
+      if (data.state === "assigned") fresh = true;
+      if (data.state === "active" && fresh) {
         activated();
         socket.close();
       }

@@ -147,3 +147,41 @@ def test_deleting_the_token_in_the_app_revokes_it_on_the_server(user, enroll, ap
     assert AuditEvent.objects.filter(action="device.remove", serial=device.serial)
     again = api.post("/api/v1/device/remove", body, format="json")
     assert again.status_code == 200  # repeating it is harmless
+
+
+def test_a_replaced_device_hears_it_and_gets_no_more_requests(user, enroll, api):
+    """Admin "Replace device" (or the user's move): when the new device
+    activates, the old one is told, with its own key, and drops out."""
+    from tests.device_client import Device
+    from tokens.services.enrollment import enrollment_issue
+    from tokens.services.push import push_create
+
+    old = enroll(user)
+
+    async def run():
+        comm = device_socket()
+        assert (await informed(comm, old))["state"] == "active"
+        issued = await database_sync_to_async(enrollment_issue)(
+            token=await database_sync_to_async(token_of)(old), actor="admin:root"
+        )
+        new = Device()
+        answer = await database_sync_to_async(api.post)(
+            "/api/v1/device/activate",
+            new.activate_body(issued.activation_string),
+            format="json",
+        )
+        assert answer.status_code == 200
+        told = await comm.receive_json_from()
+        assert told["state"] == "revoked" and old.trusts(told)
+        new.accept_activation(issued.activation_string, answer.json())
+        assert not new.trusts(told)
+        await database_sync_to_async(api.post)(
+            "/api/v1/device/confirm", new.confirm_body(), format="json"
+        )
+        await database_sync_to_async(push_create)(
+            username="alice", application="VPN", source="t"
+        )
+        assert await comm.receive_nothing(timeout=0.3)  # no request reaches it
+        await comm.disconnect()
+
+    run_async(run)

@@ -26,7 +26,7 @@ from tokens.services.errors import ServiceError
 from tokens.services.keys import info_key_label
 from tokens.services.notify import enrollment_email_send
 from tokens.services.pins import pin_rule_error
-from tokens.services.tokeninfo import token_names
+from tokens.services.tokeninfo import announce_unbound, token_names
 from tokens.services.webauthn.uv import uv_registration, uv_required
 from tokens.services.webpush import NO_SUBSCRIPTION, webpush_public_key
 
@@ -312,6 +312,8 @@ def _bind_device(
         serial=token.serial,
         algorithm=policy.algorithm,
     )
+    announce_unbound(token)  # the device it was bound to, if any, stops here
+    announce_token_state(token.serial, Token.State.ASSIGNED)  # pages that watch
     if token.name == DEFAULT_NAME:
         # Named for where it lives, so two tokens of one account differ.
         token.name = f"{device_name or 'Authenticator'} ({token.serial[-4:]})"

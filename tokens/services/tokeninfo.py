@@ -45,7 +45,9 @@ def signed_text(body: dict) -> str:
     )
 
 
-def token_info(token: Token, now: float | None = None) -> dict | None:
+def token_info(
+    token: Token, now: float | None = None, state: str | None = None
+) -> dict | None:
     """The signed ``token.info`` message, or None for a token activated
     before info keys existed (its app keeps what it knows)."""
     if not token.info_key_sealed:
@@ -55,7 +57,7 @@ def token_info(token: Token, now: float | None = None) -> dict | None:
         "type": "token.info",
         "serial": token.serial,
         **token_names(token),
-        "state": token.state,
+        "state": state or token.state,
         "time": int(time.time() if now is None else now),
     }
     digest = hmac.new(key, signed_text(body).encode(), hashlib.sha256).digest()
@@ -71,3 +73,15 @@ def announce_token_info(token: Token) -> None:
         group_send_after_commit(
             device_group(token.serial), {"type": "token.info", "info": info}
         )
+
+
+def announce_unbound(token: Token) -> None:
+    """The token is being bound to another device: tell the old one, signed
+    with the old binding's key, that the token no longer works there, and
+    make its sockets stop receiving the token's requests (after commit)."""
+    if not token.device_public_key or not token.info_key_sealed:
+        return
+    info = token_info(token, state=Token.State.REVOKED)
+    group_send_after_commit(
+        device_group(token.serial), {"type": "token.info", "info": info, "unbind": True}
+    )

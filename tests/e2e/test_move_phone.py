@@ -1,0 +1,53 @@
+"""Moving to a new phone with the old one in hand: a guided re-enrollment of
+the same token from the portal; the old phone works until the new one is
+activated, then hears that the token no longer works there."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PHONE
+from tests.e2e.steps import paste_in_pwa, walk_intro
+from tests.e2e.test_push_journeys import (  # noqa: F401
+    activate_phone,
+    push_policy,
+    start_portal_login,
+)
+from tokens.models import AuditEvent, Token
+
+
+def test_the_token_moves_and_the_old_phone_is_told(
+    live,
+    browser,
+    desktop,
+    page,
+    user,
+    push_policy,
+    shot,  # noqa: F811
+):
+    serial = activate_phone(page, live, user, push_policy)
+    number = start_portal_login(desktop, live)
+    page.click(f"#number-{number}")  # the old phone still logs in
+    expect(desktop.locator("#tokens")).to_be_visible()
+    desktop.click(f"#move-{serial}")
+    shot(desktop, "1-move")
+    desktop.click("#platform-android")
+    desktop.click("#no-qr summary")
+    expect(desktop.locator("#status")).to_contain_text("Waiting")  # not "active"
+
+    new_phone = browser.new_context(**PHONE).new_page()
+    paste_in_pwa(new_phone, live, desktop.locator("#activation-string").text_content())
+    old = page.locator(f"li.token[data-serial='{serial}']")
+    expect(old).to_contain_text("Removed: this token no longer works")
+    walk_intro(new_phone)
+    new_phone.click("#done-continue")
+    expect(desktop.locator("#status")).to_contain_text("active on the new phone")
+    expect(desktop.get_by_text("keeps working until")).to_be_hidden()
+    shot(desktop, "2-moved")
+    shot(page, "3-old-phone")
+    token = Token.objects.get(serial=serial)
+    assert token.state == "active"
+    assert AuditEvent.objects.filter(
+        action="enrollment.issue", serial=serial, actor="user:alice"
+    ).exists()
+    new_phone.context.close()
