@@ -22,8 +22,8 @@ def test_the_token_moves_and_the_old_phone_is_told(
     desktop,
     page,
     user,
-    push_policy,
-    shot,  # noqa: F811
+    push_policy,  # noqa: F811
+    shot,
 ):
     serial = activate_phone(page, live, user, push_policy)
     number = start_portal_login(desktop, live)
