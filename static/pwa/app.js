@@ -69,9 +69,11 @@ async function startPush() {
       for (let i = queue.length - 1; i >= 0; i--) if (queue[i].serial === record.serial) queue.splice(i, 1);
       approve.tokenStopped(record.serial, record.state);
     }
-    // Renamed, suspended, removed…: the list and a token's page show it now.
-    const screen = document.querySelector("main")?.dataset.screen;
-    if (["tokens", "token", "welcome"].includes(screen)) showTokens();
+    // Renamed, suspended, removed…: the list and a token's page show it now,
+    // unless a login request is on screen or arrives meanwhile.
+    const listed = () => !showing && !queue.length && !wanted
+      && ["tokens", "token", "welcome"].includes(document.querySelector("main")?.dataset.screen);
+    if (listed()) showTokens({ onlyIf: listed });
   });
   socket.addEventListener("status", ({ detail }) => {
     document.documentElement.dataset.push = detail; // read by tests

@@ -112,8 +112,11 @@ function addButton() {
     h("span", { class: "add-icon", "aria-hidden": "true" }, "+"), "Add token");
 }
 
-export async function showTokens({ focus = null, notice = null } = {}) {
+// `onlyIf`: checked just before the list replaces the screen (a refresh in
+// the background must not cover a login request that arrived meanwhile).
+export async function showTokens({ focus = null, notice = null, onlyIf = null } = {}) {
   const records = (await store.allTokens()).sort((a, b) => a.createdAt - b.createdAt);
+  if (onlyIf && !onlyIf()) return;
   if (!records.length) {
     show({
       title: "Tessera Authenticator",
@@ -144,6 +147,7 @@ export async function showTokens({ focus = null, notice = null } = {}) {
     }
     list.append(item);
   }
+  if (onlyIf && !onlyIf()) return;
   const notifications = h("div", { id: "notifications-slot" });
   show({
     title: "Tokens",
