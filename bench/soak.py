@@ -60,6 +60,30 @@ def db_connections(pid: int, data_dir: str) -> int:
     return count
 
 
+class AnswerError(Exception):
+    pass
+
+
+async def frame_of(target, kind: str, ident: str) -> dict:
+    """The next frame of ``kind`` about request ``ident``. Frames of earlier
+    requests (a challenge.closed that came after the inbox was drained) are
+    skipped, not taken for this one."""
+    while True:
+        _, frame = await asyncio.wait_for(target.inbox.get(), 10)
+        if frame.get("type") == kind and frame.get("id") == ident:
+            return frame
+
+
+async def answer_push(target, started: dict) -> None:
+    """The device receives the request, approves it, and hears it approved."""
+    await frame_of(target, "challenge", started["id"])
+    frame = target.device.answer_frame(started["id"], "approve", started["number"])
+    await target.socket.send(json.dumps(frame))
+    result = await frame_of(target, "answer.result", started["id"])
+    if result.get("state") != "approved":
+        raise AnswerError(str(result))
+
+
 async def soak(base, key, env, devices, validators, args):
     port = int(base.rsplit(":", 1)[1])
     pid = server_pid(port)
@@ -117,20 +141,13 @@ async def soak(base, key, env, devices, validators, args):
                 else:
                     started = json.loads(payload)
                     try:
-                        _, challenge = await asyncio.wait_for(target.inbox.get(), 10)
-                        frame = target.device.answer_frame(
-                            started["id"], "approve", started["number"]
-                        )
-                        await target.socket.send(json.dumps(frame))
-                        _, result = await asyncio.wait_for(target.inbox.get(), 10)
-                        if result.get("state") != "approved":
-                            errors += 1
-                            reasons[f"answer {str(result)[:80]}"] += 1
+                        await answer_push(target, started)
                     except TimeoutError:
                         errors += 1
                         reasons["push timeout"] += 1
-                    while not target.inbox.empty():
-                        target.inbox.get_nowait()
+                    except AnswerError as exc:
+                        errors += 1
+                        reasons[f"answer {str(exc)[:80]}"] += 1
             i += 1
             await asyncio.sleep(max(0.0, interval - (time.perf_counter() - start)))
         rss = rss_mb(pid)
