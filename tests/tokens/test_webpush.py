@@ -177,6 +177,21 @@ def test_a_forged_subscription_is_refused(api, user, enroll):
     assert not Token.objects.exclude(webpush_endpoint="").exists()
 
 
+def test_a_token_that_is_not_active_cannot_subscribe(api, user, enroll):
+    """A revoked token keeps its device key (so its app can hear that it was
+    revoked); the key must not let it register to be woken."""
+    from tokens.services.lifecycle import token_revoke, token_suspend
+
+    sub = Subscription()
+    endpoint = "https://fcm.googleapis.com/fcm/send/abc"
+    for stop in (token_suspend, token_revoke):
+        device = enroll(user)
+        stop(token=Token.objects.get(serial=device.serial), actor="admin:root")
+        body = device.webpush_body(endpoint, sub.p256dh, sub.auth)
+        assert api.post(WEBPUSH, body, format="json").status_code == 403
+    assert not Token.objects.exclude(webpush_endpoint="").exists()
+
+
 def test_bad_subscription_keys_are_refused(api, user, enroll):
     device = enroll(user)
     endpoint = "https://fcm.googleapis.com/fcm/send/abc"

@@ -1,4 +1,5 @@
-"""Device requests that prove a key: the socket's auth, the signed poll."""
+"""Device requests that prove a key: the socket's auth, the signed poll, the
+app's removal of its token."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tokens.services.tokeninfo import token_info
 POLL_SKEW_SECONDS = 60
 
 
-def _device_token(serial) -> Token | None:
+def _bound_token(serial) -> Token | None:
     """The token bound to a device key, in any state: a device that proves its
     key hears that its token was suspended or revoked (and nothing more)."""
     if not isinstance(serial, str) or not 1 <= len(serial) <= 16:
@@ -26,6 +27,13 @@ def _device_token(serial) -> Token | None:
         .select_related("user", "policy")
         .first()
     )
+
+
+def _device_token(serial) -> Token | None:
+    """The active token bound to a device key (what may act: subscribe to
+    Web Push, receive requests)."""
+    token = _bound_token(serial)
+    return token if token is not None and token.state == Token.State.ACTIVE else None
 
 
 def _signed_by(token: Token, signature, message: str) -> bool:
@@ -50,7 +58,7 @@ def device_authenticate(
     *, serial, nonce: str, signature, ip: str | None = None
 ) -> Token:
     """PROTOCOL §4: the socket proves it holds the token's device key."""
-    token = _device_token(serial)
+    token = _bound_token(serial)
     if token is None or not _signed_by(token, signature, f"tessera/v1/ws|{nonce}"):
         raise _device_refusal(
             "device.connect",
@@ -78,25 +86,34 @@ def _fresh(timestamp, now: float) -> bool:
     )
 
 
+def _timed_request(action: str, kind: str, serial, timestamp, signature, ip, now):
+    """The bound token of a request signed ``'tessera/v1/<kind>|' + serial +
+    '|' + time`` with a time within ±60 s; refused and audited otherwise."""
+    now = time.time() if now is None else now
+    token = _bound_token(serial)
+    if (
+        token is None
+        or not _fresh(timestamp, now)
+        or not _signed_by(token, signature, f"tessera/v1/{kind}|{serial}|{timestamp}")
+    ):
+        raise _device_refusal(
+            action,
+            serial,
+            ip,
+            "The signature, the time (±60 s) or the token is not valid.",
+        )
+    return token
+
+
 def device_remove(
     *, serial, timestamp, signature, ip: str | None = None, now: float | None = None
 ) -> Token:
     """The app deleted its token (the user confirmed): the server revokes it,
     so the token opens nothing any more. Signed ``'tessera/v1/remove|' +
     serial + '|' + time`` with the device key, the time within ±60 s."""
-    now = time.time() if now is None else now
-    token = _device_token(serial)
-    if (
-        token is None
-        or not _fresh(timestamp, now)
-        or not _signed_by(token, signature, f"tessera/v1/remove|{serial}|{timestamp}")
-    ):
-        raise _device_refusal(
-            "device.remove",
-            serial,
-            ip,
-            "The signature, the time (±60 s) or the token is not valid.",
-        )
+    token = _timed_request(
+        "device.remove", "remove", serial, timestamp, signature, ip, now
+    )
     if token.state != Token.State.REVOKED:
         token = token_revoke(token=token, actor="device")
     audit_record(
@@ -116,19 +133,7 @@ def device_poll(
     """PROTOCOL §4's socket-less door: pending challenges for a signed request,
     and the token's signed ``token.info`` (none for a token that is not
     active)."""
-    now = time.time() if now is None else now
-    token = _device_token(serial)
-    if (
-        token is None
-        or not _fresh(timestamp, now)
-        or not _signed_by(token, signature, f"tessera/v1/poll|{serial}|{timestamp}")
-    ):
-        raise _device_refusal(
-            "device.poll",
-            serial,
-            ip,
-            "The signature, the time (±60 s) or the token is not valid.",
-        )
+    token = _timed_request("device.poll", "poll", serial, timestamp, signature, ip, now)
     info = token_info(token)
     active = token.state == Token.State.ACTIVE
     return {
