@@ -83,7 +83,6 @@ def stacked_bars(
         "top": top,
         "mid_y": round(inner_h - (inner_h - 6) / 2, 2),
         "top_y": 6,
-        "mid": top // 2 if top % 2 == 0 else top / 2,  # 1 -> 0.5
         "bars": bars,
         "legend": [(k, c, totals[k]) for k, c in colors.items()],
         "summary": title
