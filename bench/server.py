@@ -85,3 +85,11 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int, kind: str = "both") -> float:
+    """CPU time the process has used so far: ``user``, ``system`` or both."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    user, system = int(fields[11]), int(fields[12])
+    ticks = {"user": user, "system": system, "both": user + system}[kind]
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -5,6 +5,7 @@ request, see ``config.handlers``); long-polls that wait on the channel layer
 go to Channels HTTP consumers (``tokens.routing.http_urlpatterns``).
 """
 
+import gc
 import os
 
 import django
@@ -15,8 +16,9 @@ django.setup(set_prefix=False)  # before the imports below touch models
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.urls import re_path  # noqa: E402
+from django.urls import get_resolver, re_path  # noqa: E402
 
+from config import daphne_http  # noqa: E402
 from config.handlers import PooledSyncASGIHandler  # noqa: E402
 from config.process_header import with_process_header  # noqa: E402
 from tokens.routing import (  # noqa: E402
@@ -26,6 +28,7 @@ from tokens.routing import (  # noqa: E402
     websocket_urlpatterns,
 )
 
+daphne_http.install()
 django_sync_app = PooledSyncASGIHandler()
 channels_http_app = URLRouter(http_urlpatterns)
 
@@ -56,3 +59,14 @@ router = ProtocolTypeRouter(
 
 # bin/production names its processes; the name answers every request.
 application = with_process_header(router, os.environ.get("TESSERA_PROCESS_NAME", ""))
+
+# Everything loaded by now (Django, the apps, their URL and model tables:
+# most of the heap) lives as long as the process. Freezing it keeps the
+# cyclic garbage collector from walking it again on every full collection,
+# which had taken 16% of a validation's CPU; collecting young objects less
+# often (every 10,000 allocations instead of 700) suits request-sized
+# garbage. A start-up collection first, so no garbage is frozen with it.
+_ = get_resolver().url_patterns  # imports every view now, to be frozen too
+gc.collect()
+gc.freeze()
+gc.set_threshold(10_000, 10, 10)
