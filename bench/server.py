@@ -93,3 +93,18 @@ def cpu_seconds(pid: int, kind: str = "both") -> float:
     user, system = int(fields[11]), int(fields[12])
     ticks = {"user": user, "system": system, "both": user + system}[kind]
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pid: int) -> int:
+    """Context switches of all the process's threads so far (a thread that
+    hands the GIL to another switches twice)."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            text = status.read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        for line in text.splitlines():
+            if line.endswith("ctxt_switches:") or "ctxt_switches:" in line:
+                total += int(line.split()[1])
+    return total

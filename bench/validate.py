@@ -25,7 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.server import cpu_seconds, manage, running_server, server_pid  # noqa: E402
+from bench.server import (  # noqa: E402
+    context_switches,
+    cpu_seconds,
+    manage,
+    running_server,
+    server_pid,
+)
 from bench.stats import percentile  # noqa: E402
 from tests.device_client import Device  # noqa: E402
 
@@ -332,17 +338,19 @@ def main() -> None:
         pid = server_pid(port)
         for name, make, check in scenarios * args.rounds:
             cpu, sys_cpu = cpu_seconds(pid), cpu_seconds(pid, "system")
+            switches = context_switches(pid)
             r = asyncio.run(run_scenario(port, args.seconds, c, make, check))
             # The server's own CPU per answered request: what the work
             # costs, apart from how the two cores were shared.
             r["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / max(r["n"], 1)
             r["sys_ms"] = (cpu_seconds(pid, "system") - sys_cpu) * 1000 / max(r["n"], 1)
+            r["switches"] = (context_switches(pid) - switches) / max(r["n"], 1)
             results[name] = r
             ratio = r["rps"] / results["trivial endpoint /healthz"]["rps"] * 100
             print(
                 f"  {name:40s} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
                 f"p99 {r['p99_ms']:6.1f} ms  server CPU {r['cpu_ms']:.2f} ms/req "
-                f"({r['sys_ms']:.2f} system)  "
+                f"({r['sys_ms']:.2f} system, {r['switches']:.0f} switches)  "
                 f"n={r['n']}  errors={r['errors']}  "
                 f"({ratio:.0f}% of trivial)"
             )

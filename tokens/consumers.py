@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tokens import crypto
 from tokens.addresses import scope_ip
+from tokens.dispatch import DirectDispatch
 from tokens.events import device_group, push_group, token_group
 from tokens.selectors import token_states
 from tokens.services.audit import audit_record
@@ -43,7 +44,7 @@ ANSWER_FIELDS = {
 AUTH_FIELDS = {"type", "serial", "signature", "info"}
 
 
-class TokenStatusConsumer(AsyncJsonWebsocketConsumer):
+class TokenStatusConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """Follows the tokens this browser session was shown an activation for.
 
     The serials come from the session (set by the page that displayed the QR
@@ -112,7 +113,7 @@ def frame_problem(content) -> str | None:
     return None
 
 
-class DeviceConsumer(AsyncJsonWebsocketConsumer):
+class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """PROTOCOL §4–§5: a device proves its tokens, then gets and answers pushes.
 
     Every frame is checked; a bad one gets an ``error`` frame, never a crash.
@@ -333,7 +334,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         )
 
 
-class PushStatusConsumer(AsyncJsonWebsocketConsumer):
+class PushStatusConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """The login page follows its push: the challenge id comes from the
     session (set when the password was right), never from the client."""
 
@@ -376,7 +377,7 @@ class PushStatusConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(message)
 
 
-class NoRouteConsumer(AsyncJsonWebsocketConsumer):
+class NoRouteConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """Any websocket path without a route: the handshake is refused (403),
     instead of the router's exception closing it with a 500."""
 
@@ -384,7 +385,7 @@ class NoRouteConsumer(AsyncJsonWebsocketConsumer):
         await self.close()
 
 
-class EchoConsumer(AsyncJsonWebsocketConsumer):
+class EchoConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """A bare echo for bench/push.py's baseline; off unless TESSERA_WS_ECHO."""
 
     async def connect(self):

@@ -20,6 +20,7 @@ one-time code must never be served from. So:
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,8 +30,9 @@ from django.db.models.query import get_related_populators
 
 
 class _Slot:
-    def __init__(self, name: str):
+    def __init__(self, name: str, field=None):
         self.name = name
+        self.field = field  # prepares the value (None: a plain string)
 
 
 class PreparedSelect:
@@ -38,24 +40,41 @@ class PreparedSelect:
     ``build(username=...)``'s SQL, compiled once, and returns its models.
 
     ``build`` takes the named parameters and returns a queryset that uses
-    each of them once as a plain string value (an exact match).
+    each of them once as an exact match: a plain string, or for a name given
+    in ``typed`` (name -> model field, e.g. ``PushChallenge._meta.pk``) a
+    value that field prepares (a UUID, say).
     """
 
-    def __init__(self, build: Callable[..., QuerySet], *names: str):
+    def __init__(
+        self,
+        build: Callable[..., QuerySet],
+        *names: str,
+        typed: dict[str, Any] | None = None,
+    ):
         self._build = build
-        self._names = names
+        self._typed = typed or {}
+        self._names = (*names, *self._typed)
         self._compiled: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
     def _compile(self, alias: str) -> tuple:
+        connection = connections[alias]
+        # A unique stand-in per parameter, found again among the compiled
+        # statement's parameters in the form its field prepared it.
         marks = {n: f"\x00tessera-slot:{n}\x00" for n in self._names}
+        for name, field in self._typed.items():
+            marks[name] = _stand_in(field)
         queryset = self._build(**marks).using(alias)
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
-        by_mark = {mark: _Slot(name) for name, mark in marks.items()}
-        slots = [by_mark.get(p, p) if isinstance(p, str) else p for p in params]
+        by_mark = {}
+        for name, mark in marks.items():
+            field = self._typed.get(name)
+            prepared = field.get_db_prep_value(mark, connection) if field else mark
+            by_mark[(type(prepared), prepared)] = _Slot(name, field)
+        slots = [_slot_or_value(by_mark, p) for p in params]
         if sum(isinstance(s, _Slot) for s in slots) != len(self._names):
-            raise ValueError("each parameter must appear once, as a plain value")
+            raise ValueError("each parameter must appear once, as an exact match")
         select, klass_info = compiler.select, compiler.klass_info
         fields = [s[0] for s in select[: compiler.col_count]]
         converters = list(compiler.get_converters(fields).items())
@@ -78,8 +97,15 @@ class PreparedSelect:
             with self._lock:
                 compiled = self._compiled.setdefault(alias, self._compile(alias))
         sql, slots, converters, model, (start, end), init_list, populators = compiled
-        params = [values[s.name] if isinstance(s, _Slot) else s for s in slots]
         connection = connections[alias]
+        params = [
+            s
+            if not isinstance(s, _Slot)
+            else s.field.get_db_prep_value(values[s.name], connection)
+            if s.field is not None
+            else values[s.name]
+            for s in slots
+        ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -95,6 +121,21 @@ class PreparedSelect:
                 populator.populate(row, obj)
             objects.append(obj)
         return objects
+
+
+def _stand_in(field) -> Any:
+    if field.get_internal_type() == "UUIDField":
+        return uuid.uuid4()
+    raise ValueError(f"no stand-in value for a {field.get_internal_type()}")
+
+
+def _slot_or_value(by_mark: dict, param: Any) -> Any:
+    """The slot a compiled parameter stands for, else the parameter itself.
+    Compared by type and value, so 1 is never taken for True."""
+    try:
+        return by_mark.get((type(param), param), param)
+    except TypeError:  # unhashable: never a stand-in
+        return param
 
 
 def _prep(model: type[Model], name: str, value: Any, connection) -> Any:
@@ -131,7 +172,7 @@ def update_where(
 ):
     """``UPDATE`` rows of ``model``: ``set_values`` (field -> value) and
     ``increment`` (field -> amount added) where every condition (field ->
-    (operator, value), one of ``= < <= > >=``) holds.
+    (operator, value), one of ``= < <= > >=``, or ``("is", None)``) holds.
 
     Returns how many rows changed, or with ``returning`` (field names) the
     changed rows' new values of those fields.
@@ -143,13 +184,20 @@ def update_where(
     def col(name: str) -> str:
         return qn(meta.get_field(name).column)
 
-    set_values, increment = set_values or {}, increment or {}
+    def named(values: dict) -> dict:  # "pk" as the ORM spells it
+        return {meta.pk.name if n == "pk" else n: v for n, v in values.items()}
+
+    set_values, increment = named(set_values or {}), named(increment or {})
+    where = named(where)
     sets = [f"{col(n)} = %s" for n in set_values]
     sets += [f"{col(n)} = {col(n)} + %s" for n in increment]
     params = [_prep(model, n, v, connection) for n, v in set_values.items()]
     params += [int(v) for v in increment.values()]
     conditions = []
     for name, (op, value) in where.items():
+        if op == "is" and value is None:
+            conditions.append(f"{col(name)} IS NULL")
+            continue
         if op not in ("=", "<", "<=", ">", ">="):
             raise ValueError(f"operator {op!r}")
         conditions.append(f"{col(name)} {op} %s")

@@ -446,3 +446,16 @@ def test_approvals_record_the_protocol_version_and_the_proofs(
         False,
     )
     assert seen[plain.serial]["webauthn"] is False
+
+
+def test_the_first_approval_dates_the_enrollment_and_later_ones_keep_it(user, enroll):
+    device = enroll(user)
+    Token.objects.filter(serial=device.serial).update(enrolled_at=None)
+    answer(device, create())
+    first = Token.objects.get(serial=device.serial)
+    assert first.enrolled_at is not None and first.last_used_at is not None
+    Token.objects.filter(pk=first.pk).update(failure_count=3)
+    answer(device, create(application="Mail"))
+    later = Token.objects.get(serial=device.serial)
+    assert later.enrolled_at == first.enrolled_at
+    assert later.last_used_at >= first.last_used_at and later.failure_count == 0

@@ -336,3 +336,45 @@ def test_page_sockets_answer_junk_with_an_error(user, enroll):
         await page.disconnect()
 
     run_async(run)
+
+
+def test_frames_and_events_reach_the_consumer_without_a_database_hop(
+    user, enroll, monkeypatch
+):
+    """Channels would hop to the database thread before every message
+    (``aclose_old_connections``); the consumers dispatch directly, and their
+    database calls close stale connections themselves."""
+    import channels.consumer
+
+    hops = []
+
+    async def counted():
+        hops.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    device = enroll(user)
+
+    async def run():
+        comm = device_socket()
+        await authenticate(comm, device)  # frames: auth
+        live = await create()  # an event: push.challenge
+        delivered = await comm.receive_json_from()
+        assert delivered["id"] == str(live.pk)
+        await comm.send_json_to(device.answer_frame(str(live.pk), "deny", ""))
+        result = await comm.receive_json_from()
+        assert result["type"] in ("answer.result", "challenge.closed")
+        await comm.disconnect()
+
+    run_async(run)
+    assert hops == []
+    assert PushChallenge.objects.get().state == "denied"
+
+
+def test_a_message_without_a_handler_is_an_error():
+    from tokens.dispatch import DirectDispatch
+
+    class Bare(DirectDispatch):
+        pass
+
+    with pytest.raises(ValueError, match="No handler for message type x.y"):
+        run_async(lambda: Bare().dispatch({"type": "x.y"}))

@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from tokens.addresses import scope_ip
+from tokens.dispatch import DirectDispatch
 from tokens.events import push_group
 from tokens.services.apiclients import api_client_authenticate
 from tokens.services.audit import audit_record
@@ -104,7 +105,7 @@ def _challenge_id(text: str) -> str | None:
         return None
 
 
-class PushStatusConsumer(AsyncHttpConsumer):
+class PushStatusConsumer(DirectDispatch, AsyncHttpConsumer):
     async def reply(self, status: int, body: dict, *extra) -> None:
         await json_response(self, status, body, *extra)
 
@@ -154,7 +155,7 @@ class PushStatusConsumer(AsyncHttpConsumer):
         await self.reply(200, outcome)
 
 
-class NotFoundConsumer(AsyncHttpConsumer):
+class NotFoundConsumer(DirectDispatch, AsyncHttpConsumer):
     """Any other path under the long-poll prefix: a JSON 404, as the API does."""
 
     async def handle(self, body):

@@ -6,12 +6,11 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tokens.events import announce_push_state
 from tokens.models import Policy, PushChallenge, Token
+from tokens.prepared import PreparedSelect, update_where
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.notify import send_templated
@@ -55,6 +54,17 @@ def _parse_answer(challenge_id, serial, decision, number):
     return pk, str(number)
 
 
+# The challenge and the answering token (with its user and policy), when the
+# challenge went to that token: an answer's look-up, compiled once.
+_link_of = PreparedSelect(
+    lambda serial, pk: _Link.objects.select_related(
+        "pushchallenge", "token", "token__user", "token__policy"
+    ).filter(pushchallenge_id=pk, token__serial=serial),
+    "serial",
+    typed={"pk": PushChallenge._meta.pk},
+)
+
+
 def push_answer(
     *,
     challenge_id,
@@ -84,16 +94,7 @@ def push_answer(
     with transaction.atomic():
         # One query for the challenge and the answering token, when the
         # challenge went to that token; anything else is "no such request".
-        link = (
-            _Link.objects.select_related(
-                "pushchallenge", "token", "token__user", "token__policy"
-            )
-            .filter(
-                pushchallenge_id=pk,
-                token__serial=serial,
-            )
-            .first()
-        )
+        link = next(iter(_link_of(pk=pk, serial=serial)), None)
         challenge = link.pushchallenge if link else None
         token = link.token if link else None
         message = (
@@ -250,19 +251,24 @@ def _decide(challenge, token, decision, number_text, signature) -> AnswerResult 
         "answered_by": token,
         "response_signature": signature,
     }
-    if not PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
-        **fields
+    # First answer wins: the UPDATE holds only while the request is pending.
+    if not update_where(
+        PushChallenge,
+        set_values={**fields, "answered_by": token.pk},
+        where={"pk": ("=", challenge.pk), "state": ("=", S.PENDING)},
     ):
         return None
     for name, value in fields.items():
         setattr(challenge, name, value)
     if state == S.APPROVED:
-        Token.objects.filter(pk=token.pk).update(
-            last_used_at=now,
-            enrolled_at=Coalesce(F("enrolled_at"), now),
-            failure_count=0,
-            lockouts=0,
-        )
+        approved = {"last_used_at": now, "failure_count": 0, "lockouts": 0}
+        update_where(Token, set_values=approved, where={"pk": ("=", token.pk)})
+        if token.enrolled_at is None:  # the first approval dates the enrollment
+            update_where(
+                Token,
+                set_values={"enrolled_at": now},
+                where={"pk": ("=", token.pk), "enrolled_at": ("is", None)},
+            )
     announce_push_state(
         challenge.pk,
         state,

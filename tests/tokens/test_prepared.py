@@ -1,0 +1,63 @@
+"""tokens.prepared: statements compiled once give what the ORM gives."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tokens.models import PushChallenge, Token
+from tokens.prepared import PreparedSelect, update_where
+from tokens.services.push import push_create
+from tokens.services.push.challenges import _Link
+
+links = PreparedSelect(
+    lambda serial, pk: _Link.objects.select_related("pushchallenge", "token").filter(
+        pushchallenge_id=pk, token__serial=serial
+    ),
+    "serial",
+    typed={"pk": PushChallenge._meta.pk},
+)
+
+
+def test_a_typed_parameter_is_prepared_by_its_field(user, enroll):
+    phone, tablet = enroll(user), enroll(user)
+    challenge = push_create(username="alice", application="VPN", source="test")
+    other = push_create(username="alice", application="Mail", source="test")
+    for pk in (challenge.pk, str(challenge.pk)):  # a UUID or its text
+        (link,) = links(pk=pk, serial=tablet.serial)
+        assert link.pushchallenge == challenge and link.token.serial == tablet.serial
+        expected = _Link.objects.get(
+            pushchallenge=challenge, token__serial=tablet.serial
+        )
+        assert link.pk == expected.pk
+    assert links(pk=other.pk, serial=phone.serial)[0].pushchallenge == other
+    assert links(pk=uuid.uuid4(), serial=phone.serial) == []
+    assert links(pk=challenge.pk, serial="TSR-NOPE") == []
+
+
+def test_each_parameter_must_be_one_exact_match(db):
+    twice = PreparedSelect(
+        lambda serial: Token.objects.filter(serial=serial, user__username=serial),
+        "serial",
+    )
+    with pytest.raises(ValueError, match="once"):
+        twice(serial="x")
+    contains = PreparedSelect(
+        lambda serial: Token.objects.filter(serial__contains=serial), "serial"
+    )
+    with pytest.raises(ValueError, match="once"):
+        contains(serial="x")
+
+
+def test_update_where_takes_pk_and_is_null(user, enroll):
+    device = enroll(user)
+    token = Token.objects.get(serial=device.serial)
+    Token.objects.filter(pk=token.pk).update(enrolled_at=None)
+    when = token.created_at
+    where = {"pk": ("=", token.pk), "enrolled_at": ("is", None)}
+    assert update_where(Token, set_values={"enrolled_at": when}, where=where) == 1
+    assert update_where(Token, set_values={"enrolled_at": when}, where=where) == 0
+    assert Token.objects.get(pk=token.pk).enrolled_at == when
+    with pytest.raises(ValueError):
+        update_where(Token, set_values={"name": "x"}, where={"pk": ("!=", token.pk)})

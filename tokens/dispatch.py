@@ -1,0 +1,27 @@
+"""Consumers that dispatch a message without a hop to the database thread.
+
+Channels (4.2 and later) runs ``close_old_connections`` on the database
+thread before handling every message a consumer receives: each websocket
+frame and each channel-layer event waits for a round trip to that thread,
+and behind whatever database work is queued there. Measured on a push
+answer: 0.6 ms between daphne receiving the frame and the consumer seeing
+it, a quarter of the whole answer's latency, and the same again for every
+challenge delivered to a device.
+
+Tessera's consumers reach the database only through
+``database_sync_to_async``, which closes stale connections in the database
+thread itself, before and after each call. So the per-message hop bought
+nothing here; ``DirectDispatch`` dispatches as Channels did before it.
+"""
+
+from __future__ import annotations
+
+from channels.consumer import get_handler_name
+
+
+class DirectDispatch:
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
