@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from pathlib import Path
 
 from django.db.backends.signals import connection_created
 
@@ -47,7 +48,8 @@ def _no_automatic_checkpoints(sender, connection, **kwargs) -> None:
 
 def checkpoint_once(path: str) -> tuple[int, int, int]:
     """One passive checkpoint of ``path``: (busy, log pages, pages copied)."""
-    db = sqlite3.connect(path, timeout=0)
+    # mode=rw: never create the file (a deleted database stays deleted).
+    db = sqlite3.connect(f"{Path(path).as_uri()}?mode=rw", uri=True, timeout=0)
     try:
         return db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     finally:
@@ -56,9 +58,11 @@ def checkpoint_once(path: str) -> tuple[int, int, int]:
 
 def _run(path: str, stop: threading.Event) -> None:
     while not stop.wait(INTERVAL_SECONDS):
+        if not Path(path).exists():  # the database went away: so do we
+            return
         try:
             checkpoint_once(path)
-        except sqlite3.Error as exc:  # a locked or vanished file: next round
+        except sqlite3.Error as exc:  # locked, say: the next round tries again
             log.warning("background checkpoint of %s failed: %s", path, exc)
 
 

@@ -6,6 +6,7 @@ countdown ring, detail, About, delete tells the server)."""
 from __future__ import annotations
 
 import re
+import time
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from playwright.sync_api import expect
@@ -95,8 +96,14 @@ def test_the_apps_comforts_and_delete_tells_the_server(
     expect(item.locator(".copied")).to_have_text("Copied")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == item.locator(".code").get_attribute("data-code") or copied == code
+    page.evaluate("navigator.clipboard.writeText('')")
     item.locator(".code-button").click()  # the warning is shown once
     expect(page.locator("dialog")).to_have_count(0)
+    # The copy is asynchronous: wait until it has landed before clearing.
+    deadline = time.monotonic() + 5
+    while not page.evaluate("navigator.clipboard.readText()"):
+        assert time.monotonic() < deadline, "the second copy never landed"
+        page.wait_for_timeout(50)
     # The clipboard is emptied after 30 s where the page may read it.
     page.evaluate(
         "async () => { const m = await import('/static/pwa/screens/tokens.js');"

@@ -75,3 +75,12 @@ def test_commits_leave_the_checkpoints_to_the_background_thread(tmp_path, monkey
 def test_memory_databases_and_other_engines_are_left_alone(tmp_path):
     memory = wrapper(":memory:", "ckpt-memory")
     assert sqlite_checkpoint.start(memory) is None
+
+
+def test_a_deleted_database_is_not_created_again(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "gone.sqlite3"
+    with pytest.raises(sqlite3.OperationalError):
+        sqlite_checkpoint.checkpoint_once(str(path))
+    assert not path.exists()
