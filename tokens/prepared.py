@@ -12,7 +12,7 @@ one-time code must never be served from. So:
   placeholder values, then runs the same SQL with new parameters and builds
   the model instances (and their ``select_related`` objects) exactly as
   Django's own iterable does, with the backend's converters.
-- ``insert_returning_pk`` and ``update_where`` write plain single-table
+- ``insert_returning_pk``, ``insert_objects`` and ``update_where`` write plain single-table
   statements from the model's metadata, with each value prepared by its
   field (``get_db_prep_save``), so they are right on SQLite and PostgreSQL.
 """
@@ -159,6 +159,37 @@ def insert_returning_pk(model: type[Model], values: dict[str, Any], alias="defau
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
+
+
+def insert_objects(objs: list[Model], alias: str = "default") -> None:
+    """INSERT unsaved instances of one model in one statement: every
+    concrete field as the instance holds it (no ``save()`` signals, no
+    ``pre_save``), an automatic primary key left to the database. The
+    caller sets every value, as ``bulk_create`` would need too."""
+    if not objs:
+        return
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    meta = type(objs[0])._meta
+    if any(type(obj)._meta is not meta for obj in objs):
+        raise TypeError("instances of one model only")
+    fields = [
+        f
+        for f in meta.concrete_fields
+        if not (f.primary_key and getattr(objs[0], f.attname) is None)
+    ]
+    names = ", ".join(qn(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Only quoted names from the model are formatted in; values are parameters.
+    sql = f"INSERT INTO {qn(meta.db_table)} ({names}) VALUES "  # noqa: S608
+    sql += ", ".join([row] * len(objs))
+    params = [
+        f.get_db_prep_save(getattr(obj, f.attname), connection)
+        for obj in objs
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def update_where(

@@ -61,3 +61,37 @@ def test_update_where_takes_pk_and_is_null(user, enroll):
     assert Token.objects.get(pk=token.pk).enrolled_at == when
     with pytest.raises(ValueError):
         update_where(Token, set_values={"name": "x"}, where={"pk": ("!=", token.pk)})
+
+
+def test_insert_objects_writes_what_bulk_create_would(user, enroll):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tokens.prepared import insert_objects
+
+    phone, tablet = enroll(user), enroll(user)
+    now = timezone.now()
+    challenge = PushChallenge(
+        user=user,
+        username="alice",
+        application="VPN",
+        application_key="vpn",
+        numbers=[12, 34, 56],
+        number=34,
+        created_at=now,
+        expires_at=now + timedelta(minutes=2),
+    )
+    insert_objects([challenge])
+    tokens = Token.objects.filter(serial__in=[phone.serial, tablet.serial])
+    insert_objects([_Link(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens])
+    stored = PushChallenge.objects.get(pk=challenge.pk)
+    assert (stored.numbers, stored.number, stored.created_at) == ([12, 34, 56], 34, now)
+    assert set(stored.tokens.values_list("serial", flat=True)) == {
+        phone.serial,
+        tablet.serial,
+    }
+    assert all(link.pk for link in _Link.objects.filter(pushchallenge=challenge))
+    insert_objects([])  # nothing to do
+    with pytest.raises(TypeError):
+        insert_objects([challenge, Token()])
