@@ -38,8 +38,6 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections, connection
 
-from config import sqlite_checkpoint
-
 # Paths served on the API thread; every other page goes to the pages lane.
 API_PREFIXES = ("/api/", "/healthz")
 
@@ -48,8 +46,6 @@ class PooledSyncASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
         self.one_thread = connection.vendor == "sqlite"
-        if self.one_thread:
-            sqlite_checkpoint.start(connection)
         self.pages_lane = (
             ThreadPoolExecutor(1, thread_name_prefix="tessera-pages")
             if self.one_thread
