@@ -12,9 +12,10 @@ one-time code must never be served from. So:
   placeholder values, then runs the same SQL with new parameters and builds
   the model instances (and their ``select_related`` objects) exactly as
   Django's own iterable does, with the backend's converters.
-- ``insert_returning_pk``, ``insert_objects`` and ``update_where`` write plain single-table
-  statements from the model's metadata, with each value prepared by its
-  field (``get_db_prep_save``), so they are right on SQLite and PostgreSQL.
+- ``insert_returning_pk``, ``insert_objects`` and ``update_where`` write
+  plain single-table statements from the model's metadata, with each value
+  prepared by its field (``get_db_prep_save``), so they are right on SQLite
+  and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class _Slot:
     def __init__(self, name: str, field=None):
         self.name = name
         self.field = field  # prepares the value (None: a plain string)
+
+    def prepare(self, values: dict[str, Any], connection) -> Any:
+        value = values[self.name]
+        if self.field is None:
+            return value
+        return self.field.get_db_prep_value(value, connection)
 
 
 class PreparedSelect:
@@ -68,10 +75,10 @@ class PreparedSelect:
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         by_mark = {}
-        for name, mark in marks.items():
-            field = self._typed.get(name)
-            prepared = field.get_db_prep_value(mark, connection) if field else mark
-            by_mark[(type(prepared), prepared)] = _Slot(name, field)
+        for name in marks:
+            slot = _Slot(name, self._typed.get(name))
+            prepared = slot.prepare(marks, connection)
+            by_mark[(type(prepared), prepared)] = slot
         slots = [_slot_or_value(by_mark, p) for p in params]
         if sum(isinstance(s, _Slot) for s in slots) != len(self._names):
             raise ValueError("each parameter must appear once, as an exact match")
@@ -99,12 +106,7 @@ class PreparedSelect:
         sql, slots, converters, model, (start, end), init_list, populators = compiled
         connection = connections[alias]
         params = [
-            s
-            if not isinstance(s, _Slot)
-            else s.field.get_db_prep_value(values[s.name], connection)
-            if s.field is not None
-            else values[s.name]
-            for s in slots
+            s.prepare(values, connection) if isinstance(s, _Slot) else s for s in slots
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -144,18 +146,24 @@ def _prep(model: type[Model], name: str, value: Any, connection) -> Any:
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
+def _insert_sql(connection, meta, columns: list[str], rows: int = 1) -> str:
+    """``INSERT INTO table (columns) VALUES (%s, …), …`` for ``rows`` rows."""
+    qn = connection.ops.quote_name
+    names = ", ".join(qn(c) for c in columns)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    # Only quoted names from the model are formatted in; values are parameters.
+    sql = f"INSERT INTO {qn(meta.db_table)} ({names}) VALUES "  # noqa: S608
+    return sql + ", ".join([row] * rows)
+
+
 def insert_returning_pk(model: type[Model], values: dict[str, Any], alias="default"):
     """INSERT one row of ``model`` (field name -> value); return its pk."""
     connection = connections[alias]
-    qn = connection.ops.quote_name
     meta = model._meta
     columns = [meta.get_field(name).column for name in values]
     params = [_prep(model, name, value, connection) for name, value in values.items()]
-    names = ", ".join(qn(c) for c in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    # Only quoted names from the model are formatted in; values are parameters.
-    sql = f"INSERT INTO {qn(meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
-    sql += f" RETURNING {qn(meta.pk.column)}"
+    sql = _insert_sql(connection, meta, columns)
+    sql += f" RETURNING {connection.ops.quote_name(meta.pk.column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
@@ -169,7 +177,6 @@ def insert_objects(objs: list[Model], alias: str = "default") -> None:
     if not objs:
         return
     connection = connections[alias]
-    qn = connection.ops.quote_name
     meta = type(objs[0])._meta
     if any(type(obj)._meta is not meta for obj in objs):
         raise TypeError("instances of one model only")
@@ -178,11 +185,7 @@ def insert_objects(objs: list[Model], alias: str = "default") -> None:
         for f in meta.concrete_fields
         if not (f.primary_key and getattr(objs[0], f.attname) is None)
     ]
-    names = ", ".join(qn(f.column) for f in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # Only quoted names from the model are formatted in; values are parameters.
-    sql = f"INSERT INTO {qn(meta.db_table)} ({names}) VALUES "  # noqa: S608
-    sql += ", ".join([row] * len(objs))
+    sql = _insert_sql(connection, meta, [f.column for f in fields], len(objs))
     params = [
         f.get_db_prep_save(getattr(obj, f.attname), connection)
         for obj in objs

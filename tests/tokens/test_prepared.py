@@ -84,7 +84,9 @@ def test_insert_objects_writes_what_bulk_create_would(user, enroll):
     )
     insert_objects([challenge])
     tokens = Token.objects.filter(serial__in=[phone.serial, tablet.serial])
-    insert_objects([_Link(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens])
+    insert_objects(
+        [_Link(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]
+    )
     stored = PushChallenge.objects.get(pk=challenge.pk)
     assert (stored.numbers, stored.number, stored.created_at) == ([12, 34, 56], 34, now)
     assert set(stored.tokens.values_list("serial", flat=True)) == {
