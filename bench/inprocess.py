@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
+import io
 import json
 import os
 import sys
@@ -89,15 +91,11 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    # PROVISION prints the accounts; capture them.
-    import contextlib
-    import io
-
     from bench.validate import PROVISION
     from config.asgi import application
     from tests.device_client import Device
 
-    printed = io.StringIO()
+    printed = io.StringIO()  # PROVISION prints the accounts
     with contextlib.redirect_stdout(printed):
         exec(PROVISION.format(n=1, mix=0), {})
     provisioned = json.loads(printed.getvalue().strip().splitlines()[-1])

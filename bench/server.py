@@ -87,12 +87,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def cpu_seconds(pid: int, kind: str = "both") -> float:
-    """CPU time the process has used so far: ``user``, ``system`` or both."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    user, system = int(fields[11]), int(fields[12])
-    ticks = {"user": user, "system": system, "both": user + system}[kind]
-    return ticks / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def context_switches(pid: int) -> int:
@@ -105,6 +104,6 @@ def context_switches(pid: int) -> int:
         except OSError:  # the thread ended meanwhile
             continue
         for line in text.splitlines():
-            if line.endswith("ctxt_switches:") or "ctxt_switches:" in line:
+            if "ctxt_switches:" in line:  # voluntary and nonvoluntary
                 total += int(line.split()[1])
     return total

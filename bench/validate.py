@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.server import (  # noqa: E402
     context_switches,
-    cpu_seconds,
+    cpu_times,
     manage,
     running_server,
     server_pid,
@@ -337,14 +337,15 @@ def main() -> None:
         # taken minutes apart on a shared machine otherwise.
         pid = server_pid(port)
         for name, make, check in scenarios * args.rounds:
-            cpu, sys_cpu = cpu_seconds(pid), cpu_seconds(pid, "system")
-            switches = context_switches(pid)
+            (user, system), switches = cpu_times(pid), context_switches(pid)
             r = asyncio.run(run_scenario(port, args.seconds, c, make, check))
             # The server's own CPU per answered request: what the work
             # costs, apart from how the two cores were shared.
-            r["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / max(r["n"], 1)
-            r["sys_ms"] = (cpu_seconds(pid, "system") - sys_cpu) * 1000 / max(r["n"], 1)
-            r["switches"] = (context_switches(pid) - switches) / max(r["n"], 1)
+            user_after, system_after = cpu_times(pid)
+            n = max(r["n"], 1)
+            r["sys_ms"] = (system_after - system) * 1000 / n
+            r["cpu_ms"] = (user_after - user) * 1000 / n + r["sys_ms"]
+            r["switches"] = (context_switches(pid) - switches) / n
             results[name] = r
             ratio = r["rps"] / results["trivial endpoint /healthz"]["rps"] * 100
             print(
