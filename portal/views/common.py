@@ -24,14 +24,56 @@ PLATFORMS = {
 }
 WIZARD = "tessera_wizard"
 LOGIN_USERNAME = "tessera_login_username"
+LOST = "tessera_lost"  # the username whose phone is being reported
+PASSWORD_CHECKED = "tessera_password_checked"  # noqa: S105 - a session key
+PASSKEY_CHALLENGE = "tessera_webauthn"
+# Every step's state of one person's journey, dropped when another name is
+# typed: nothing proven for one user may ever be read for another.
+JOURNEY_KEYS = (
+    WIZARD,
+    PUSH_SESSION_KEY,
+    LOST,
+    PASSWORD_CHECKED,
+    PASSKEY_CHALLENGE,
+)
 
 
-def wizard_state(request) -> dict:
-    return request.session.get(WIZARD, {})
+def begin_login(request, username: str) -> None:
+    """The login's name is ``username`` from now on; when it is another name
+    than before, every journey of the previous one starts afresh."""
+    if request.session.get(LOGIN_USERNAME) != username:
+        for key in JOURNEY_KEYS:
+            request.session.pop(key, None)
+    request.session[LOGIN_USERNAME] = username
 
 
-def save_wizard(request, state: dict) -> None:
-    request.session[WIZARD] = state
+def wizard_state(request, user) -> dict:
+    """This session's Add Authenticator state proven for ``user``; a state
+    proven for anyone else is never returned (the journey starts afresh)."""
+    state = request.session.get(WIZARD)
+    if (
+        isinstance(state, dict)
+        and user is not None
+        and state.get("uid") == user.pk
+        and state.get("username") == user.get_username()
+    ):
+        return state
+    return {}
+
+
+def wizard_user_id(request) -> int | None:
+    """Whom this session's wizard state was proven for, if anyone."""
+    state = request.session.get(WIZARD)
+    return state.get("uid") if isinstance(state, dict) else None
+
+
+def save_wizard(request, user, state: dict) -> None:
+    """Keep ``state`` as ``user``'s, bound to the user's id and name."""
+    request.session[WIZARD] = {
+        **state,
+        "uid": user.pk,
+        "username": user.get_username(),
+    }
 
 
 def watch_serial(request, serial: str) -> None:

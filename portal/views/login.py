@@ -17,6 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal.forms import LoginForm, PushLoginForm, UsernameForm
 from portal.views.common import (
     LOGIN_USERNAME,
+    PASSWORD_CHECKED,
+    begin_login,
     browser_of,
     client_ip,
     remember_push,
@@ -39,7 +41,6 @@ def home(request):
 
 
 LOGIN_NEXT = "tessera_login_next"
-PASSWORD_CHECKED = "tessera_password_checked"  # noqa: S105 - a session key
 
 
 @never_cache
@@ -52,7 +53,7 @@ def login_username(request):
     ):
         request.session[LOGIN_NEXT] = next_url  # e.g. /admin/ (its login is ours)
     if request.method == "POST" and form.is_valid():
-        request.session[LOGIN_USERNAME] = form.cleaned_data["username"]
+        begin_login(request, form.cleaned_data["username"])
         return redirect("portal:login-continue")
     return render(request, "portal/login_username.html", {"form": form})
 
@@ -203,7 +204,7 @@ def _login_with_push(request, username: str):
             if step == "enroll":
                 # No authenticator yet: SafeNet's self-enrollment starts here,
                 # with the password already checked.
-                save_wizard(request, {"username": username, "password_ok": True})
+                save_wizard(request, user, {"password_ok": True})
                 return redirect("portal:add")
             if step == "passkey":
                 request.session[PASSWORD_CHECKED] = {

@@ -21,13 +21,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.forms import PasswordForm, RenameForm
 from portal.views.account import after_removal
-from portal.views.common import WIZARD, client_ip, otp_required
-from portal.views.login import (
+from portal.views.common import (
     LOGIN_USERNAME,
-    _send_push,
-    complete_login,
-    password_ok_user,
+    PASSKEY_CHALLENGE,
+    WIZARD,
+    client_ip,
+    otp_required,
 )
+from portal.views.login import _send_push, complete_login, password_ok_user
 from portal.views.wizard import _wizard_ready
 from tokens.models import Passkey
 from tokens.services.errors import ServiceError
@@ -36,24 +37,26 @@ from tokens.services.throttle import allow
 from tokens.services.webauthn import passkeys as service
 from tokens.wire import loads_bounded
 
-SESSION_KEY = "tessera_webauthn"
 LIFETIME = 300  # seconds a challenge may be answered in
 
 
-def _remember(request, purpose: str, challenge: bytes) -> None:
-    request.session[SESSION_KEY] = {
+def _remember(request, purpose: str, challenge: bytes, user=None) -> None:
+    request.session[PASSKEY_CHALLENGE] = {
         "purpose": purpose,
+        "uid": user.pk if user is not None else None,
         "challenge": challenge.hex(),
         "at": time.time(),
     }
 
 
-def _take(request, purpose: str) -> bytes | None:
-    """This session's challenge for ``purpose``, once."""
-    state = request.session.pop(SESSION_KEY, None)
+def _take(request, purpose: str, user=None) -> bytes | None:
+    """This session's challenge for ``purpose``, once, and only for the
+    user it was made for (``None``: passwordless, made for nobody)."""
+    state = request.session.pop(PASSKEY_CHALLENGE, None)
     if (
         not isinstance(state, dict)
         or state.get("purpose") != purpose
+        or state.get("uid") != (user.pk if user is not None else None)
         or time.time() - state.get("at", 0) > LIFETIME
     ):
         return None
@@ -97,14 +100,14 @@ def add_passkey_options(request):
     if user is None:
         return _refused(_("Start Add Authenticator again."), 403)
     options, challenge = service.passkey_registration_options(user=user)
-    _remember(request, "register", challenge)
+    _remember(request, "register", challenge, user)
     return _options(options)
 
 
 @require_POST
 def add_passkey_finish(request):
     user, _state = _wizard_ready(request)
-    challenge = _take(request, "register")
+    challenge = _take(request, "register", user)
     if user is None or challenge is None:
         return _refused(_("This request expired. Start again."), 403)
     body = _body(request)
@@ -151,14 +154,14 @@ def login_passkey_options(request):
     if user is None:
         return _refused(_("Type your password again."), 403)
     options, challenge = service.passkey_authentication_options(user=user)
-    _remember(request, "login", challenge)
+    _remember(request, "login", challenge, user)
     return _options(options)
 
 
 @require_POST
 def login_passkey_finish(request):
     user = password_ok_user(request)
-    challenge = _take(request, "login")
+    challenge = _take(request, "login", user)
     if user is None or challenge is None:
         return _refused(_("This request expired. Type your password again."), 403)
     return _finish_login(request, challenge, user)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from portal.forms import BackupLoginForm, CodeForm, LostForm
 from portal.views.common import (
     LOGIN_USERNAME,
+    LOST,
     PLATFORMS,
     client_ip,
     otp_required,
@@ -34,8 +35,6 @@ from tokens.services.backup import (
 from tokens.services.enrollment import enrollment_issue
 from tokens.services.errors import ServiceError
 from tokens.services.verification import verification_check, verification_send
-
-LOST = "tessera_lost"  # session: the username whose phone is being reported
 
 
 def _password_user(request, form):
@@ -66,12 +65,16 @@ def login_backup(request):
     if request.method == "POST" and form.is_valid():
         user = _password_user(request, form)
         if user is not None:
-            device = backup_code_use(
-                user=user,
-                code=form.cleaned_data["code"],
-                source="portal",
-                ip=client_ip(request),
-            )
+            try:
+                device = backup_code_use(
+                    user=user,
+                    code=form.cleaned_data["code"],
+                    source="portal",
+                    ip=client_ip(request),
+                )
+            except ServiceError as exc:
+                device = None
+                form.add_error(None, exc.detail)
             if device is not None:
                 left = backup_codes_left(user)
                 messages.warning(
@@ -83,7 +86,8 @@ def login_backup(request):
                     % {"left": left},
                 )
                 return _logged_in(request, user, device)
-            form.add_error("code", _("That backup code is not right, or was used."))
+            if not form.errors:
+                form.add_error("code", _("That backup code is not right, or was used."))
     return render(request, "portal/login_backup.html", {"form": form})
 
 
@@ -101,13 +105,16 @@ def lost_start(request):
         user = _password_user(request, form)
         if user is not None:
             state, refusal = verification_send(
-                user=user, state=wizard_state(request), ip=client_ip(request)
+                user=user, state=wizard_state(request, user), ip=client_ip(request)
             )
-            save_wizard(request, {**state, "username": user.get_username()})
+            save_wizard(request, user, state)
             request.session[LOST] = user.get_username()
-            if refusal:
-                messages.error(request, refusal)
-            return redirect("portal:login-lost-verify")
+            if not state.get("sent_at"):  # no code was ever sent for this user
+                form.add_error(None, refusal)
+            else:
+                if refusal:
+                    messages.error(request, refusal)
+                return redirect("portal:login-lost-verify")
     return render(request, "portal/lost_start.html", {"form": form})
 
 
@@ -117,13 +124,13 @@ def lost_verify(request):
     """Step 2: the emailed code; then the tokens are suspended and the user
     adds the new phone (the Add Authenticator wizard, both checks done)."""
     username = request.session.get(LOST)
-    state = wizard_state(request)
     user = (
         get_user_model().objects.filter(username=username, is_active=True).first()
-        if username and state.get("username") == username
+        if username and username == request.session.get(LOGIN_USERNAME)
         else None
     )
-    if user is None:
+    state = wizard_state(request, user)
+    if user is None or not state.get("sent_at"):
         return redirect("portal:login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -134,14 +141,14 @@ def lost_verify(request):
             ip=client_ip(request),
         )
         if refusal:
-            save_wizard(request, state)
+            save_wizard(request, user, state)
             form.add_error("code", refusal)
         else:
             suspended = portal_service.lost_device_report(
                 user=user, ip=client_ip(request)
             )
             request.session.pop(LOST, None)
-            save_wizard(request, {**state, "verified": True, "password_ok": True})
+            save_wizard(request, user, {**state, "verified": True, "password_ok": True})
             messages.info(
                 request,
                 _(

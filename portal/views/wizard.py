@@ -22,6 +22,7 @@ from portal.views.common import (
     session_push,
     setup_context,
     wizard_state,
+    wizard_user_id,
 )
 from tokens.consumers import PUSH_SESSION_KEY
 from tokens.models import PushChallenge, Token
@@ -34,12 +35,15 @@ from tokens.services.verification import verification_check, verification_send
 
 
 def _wizard_user(request):
+    """Whose Add Authenticator this is: the logged-in user, or the person
+    this session's wizard state was proven for (by id and name)."""
     if request.user.is_authenticated and request.user.is_verified():
         return request.user
-    username = wizard_state(request).get("username")
-    if not username:
+    uid = wizard_user_id(request)
+    if uid is None:
         return None
-    return get_user_model().objects.filter(username=username, is_active=True).first()
+    user = get_user_model().objects.filter(pk=uid, is_active=True).first()
+    return user if wizard_state(request, user) else None
 
 
 @never_cache
@@ -49,20 +53,14 @@ def add_start(request):
     if user is None:
         return redirect("portal:login")
     if request.user.is_authenticated and request.user.is_verified():
-        state = {
-            **wizard_state(request),
-            "username": user.get_username(),
-            "verified": True,
-            "password_ok": False,
-        }
-        save_wizard(request, state)
+        state = {**wizard_state(request, user), "verified": True, "password_ok": False}
+        save_wizard(request, user, state)
         return redirect("portal:add-password")
     if request.method == "POST":
         state, refusal = verification_send(
-            user=user, state=wizard_state(request), ip=client_ip(request)
+            user=user, state=wizard_state(request, user), ip=client_ip(request)
         )
-        state["username"] = user.get_username()
-        save_wizard(request, state)
+        save_wizard(request, user, state)
         if refusal:
             messages.error(request, refusal)
         return redirect("portal:add-verify")
@@ -73,17 +71,17 @@ def add_start(request):
 @require_http_methods(["GET", "POST"])
 def add_verify(request):
     user = _wizard_user(request)
-    if user is None or not wizard_state(request).get("sent_at"):
+    if user is None or not wizard_state(request, user).get("sent_at"):
         return redirect("portal:add")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         state, refusal = verification_check(
             user=user,
-            state=wizard_state(request),
+            state=wizard_state(request, user),
             code=form.cleaned_data["code"],
             ip=client_ip(request),
         )
-        save_wizard(request, state)
+        save_wizard(request, user, state)
         if not refusal:
             return redirect("portal:add-password")
         form.add_error("code", refusal)
@@ -94,7 +92,7 @@ def add_verify(request):
 @require_http_methods(["GET", "POST"])
 def add_password(request):
     user = _wizard_user(request)
-    state = wizard_state(request)
+    state = wizard_state(request, user)
     if user is None or not state.get("verified"):
         return redirect("portal:add")
     if state.get("password_ok"):  # typed at login, before the wizard began
@@ -113,7 +111,7 @@ def add_password(request):
             )
             is not None
         ):
-            save_wizard(request, {**state, "password_ok": True})
+            save_wizard(request, user, {**state, "password_ok": True})
             return redirect("portal:add-app")
         else:
             form.add_error("password", _("That password is not right."))
@@ -122,7 +120,7 @@ def add_password(request):
 
 def _wizard_ready(request):
     user = _wizard_user(request)
-    state = wizard_state(request)
+    state = wizard_state(request, user)
     if user is None or not (state.get("verified") and state.get("password_ok")):
         return None, state
     return user, state
@@ -162,7 +160,9 @@ def add_platform(request):
                 "portal:dashboard" if request.user.is_authenticated else "portal:add"
             )
         save_wizard(
-            request, {**state, "serial": issued.token.serial, "platform": platform}
+            request,
+            user,
+            {**state, "serial": issued.token.serial, "platform": platform},
         )
         return redirect("portal:add-setup")
     # This browser's platform first: on a phone, the user most likely
@@ -221,7 +221,7 @@ def _enrollment_push(request, user, token) -> PushChallenge | None:
 def _enrolled(request, user, token):
     request.session.pop(WIZARD, None)
     request.session.pop(PUSH_SESSION_KEY, None)
-    if not request.user.is_authenticated:
+    if request.user.pk != user.pk:  # Django's login flushes another's session
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     django_otp.login(request, Token.objects.get(pk=token.pk))
     messages.success(

@@ -151,3 +151,21 @@ def test_i_lost_my_phone_suspends_it_and_leads_to_a_new_enrollment(
     assert setup.url == "/add/setup/"
     new = Token.objects.filter(user=user).exclude(serial=old.serial).get()
     assert new.state == "assigned"
+
+
+def test_backup_code_guesses_after_one_password_are_bounded(client, user, enroll):
+    from tokens.services.backup import GUESSES
+
+    enroll(user)
+    codes = backup_codes_generate(user=user, actor="test")
+    push_login_started(client)
+    for _ in range(GUESSES):
+        wrong = client.post("/login/backup/", {"code": "abcdefghjk"})
+        assert "not right" in wrong.content.decode()
+    refused = client.post("/login/backup/", {"code": codes[0]})
+
+    assert "Too many attempts" in refused.content.decode()
+    assert StaticToken.objects.count() == 10  # the right code was not even tried
+    assert AuditEvent.objects.filter(
+        action="backup.use", outcome="failure", detail__reason="throttled"
+    ).exists()

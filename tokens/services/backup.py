@@ -26,6 +26,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from tokens.models import Token
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
+from tokens.services.throttle import allow
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 LENGTH = 10
@@ -47,8 +48,9 @@ def looks_like_backup_code(code: str) -> bool:
 
 def _digest(user, code: str) -> str:
     """16 hex characters (StaticToken.token's width): 64 bits of an HMAC
-    keyed with the server's PIN key, bound to the user."""
-    message = f"tessera/backup|{user.pk}|{normalize(code)}".encode()
+    keyed with the server's PIN key, bound to the user (or to nobody)."""
+    uid = user.pk if user is not None else ""
+    message = f"tessera/backup|{uid}|{normalize(code)}".encode()
     return hmac.new(settings.TESSERA_PIN_KEY, message, hashlib.sha256).hexdigest()[:16]
 
 
@@ -95,41 +97,79 @@ def backup_codes_generate(*, user, actor: str) -> list[str]:
     return codes
 
 
+GUESSES = 10  # per user in WINDOW seconds, across every door and address
+WINDOW = 300
+
+
 def backup_code_use(
     *, user, code: str, source: str, ip: str | None = None, **seen: str
 ) -> StaticDevice | None:
-    """Spend ``code``; the user's backup device if it was one of theirs."""
-    device = StaticDevice.objects.filter(user=user, name=DEVICE_NAME).first()
-    spent = 0
-    if device is not None and looks_like_backup_code(code):
-        spent, _ = StaticToken.objects.filter(
-            device=device, token=_digest(user, code)
-        ).delete()
-    audit_record(
-        action="backup.use",
-        outcome="success" if spent else "failure",
-        username=user.get_username(),
-        source=source,
-        ip=ip,
-        **{k: v for k, v in seen.items() if v},  # client, rp_ip
-        **({"left": backup_codes_left(user)} if spent else {}),
-    )
+    """Spend ``code``; the user's backup device if it was one of theirs.
+
+    Guesses are bounded per user (``GUESSES`` in ``WINDOW`` seconds, whatever
+    the door or address): past that, ``ServiceError("throttled")`` and no
+    code is tried. ``user`` may be ``None`` (an unknown user or one whose
+    policy refuses the door): the same statements run and match nothing, so
+    the answer takes the same work for everyone.
+    """
+    name = seen.pop("name", "")
+    username = user.get_username() if user is not None else name
+    if not allow("backup", username, limit=GUESSES, window=WINDOW):
+        audit_record(
+            action="backup.use",
+            outcome="failure",
+            username=username[:150],
+            source=source,
+            ip=ip,
+            **{k: v for k, v in seen.items() if v},
+            reason="throttled",
+        )
+        raise ServiceError(
+            "throttled", "Too many attempts. Wait a few minutes and try again."
+        )
+    device = StaticDevice.objects.filter(
+        user_id=user.pk if user is not None else None, name=DEVICE_NAME
+    ).first()
+    digest = _digest(user, code) if looks_like_backup_code(code) else ""
+    spent, _ = StaticToken.objects.filter(
+        device_id=device.pk if device is not None else None, token=digest
+    ).delete()
+    if user is not None:
+        audit_record(
+            action="backup.use",
+            outcome="success" if spent else "failure",
+            username=username,
+            source=source,
+            ip=ip,
+            **{k: v for k, v in seen.items() if v},  # client, rp_ip
+            **({"left": backup_codes_left(user)} if spent else {}),
+        )
     return device if spent else None
 
 
 def backup_code_validate(
     *, username: str, code: str, ip=None, client: str = "", rp_ip=None
 ) -> bool:
-    """The validate API's backup path: only where a policy allows it."""
+    """The validate API's backup path: only where a policy allows it. Unknown
+    users and refusing policies do the same work as a wrong code."""
     user = get_user_model().objects.filter(username=username, is_active=True).first()
-    allowed = (
-        user is not None
-        and Token.objects.filter(
-            user=user,
-            state__in=(Token.State.ACTIVE, Token.State.LOCKED, Token.State.SUSPENDED),
-            policy__backup_codes_validate=True,
-        ).exists()
-    )
+    allowed = Token.objects.filter(
+        user_id=user.pk if user is not None else None,
+        state__in=(Token.State.ACTIVE, Token.State.LOCKED, Token.State.SUSPENDED),
+        policy__backup_codes_validate=True,
+    ).exists()
+    seen = {"client": client, "rp_ip": rp_ip or ""}
+    try:
+        spent = backup_code_use(
+            user=user if allowed else None,
+            code=code,
+            source="api",
+            ip=ip,
+            name=username,
+            **seen,
+        )
+    except ServiceError:
+        return False
     if not allowed:
         audit_record(
             action="backup.use",
@@ -141,8 +181,4 @@ def backup_code_validate(
             **({"rp_ip": rp_ip} if rp_ip else {}),
             reason="backup codes are not accepted by relying applications",
         )
-        return False
-    spent = backup_code_use(
-        user=user, code=code, source="api", ip=ip, client=client, rp_ip=rp_ip or ""
-    )
     return spent is not None

@@ -43,6 +43,20 @@ def _over_user_limit(user, ip, step: str, limit: int, what: str) -> str | None:
     return f"Too many codes were {what} for this account. Wait an hour or ask your administrator."
 
 
+_CODE_KEYS = ("digest", "expires", "attempts", "sent_at", "sends", "verified")
+
+
+def _state_for(state: dict | None, user) -> dict:
+    """A copy of ``state`` whose code, limits and ``verified`` are ``user``'s:
+    those proven for anyone else are dropped, never carried over."""
+    state = dict(state or {})
+    if state.get("code_for") != user.pk:
+        for key in _CODE_KEYS:
+            state.pop(key, None)
+        state["code_for"] = user.pk
+    return state
+
+
 def _digest(code: str, username: str) -> str:
     key = settings.SECRET_KEY.encode()
     return hmac.new(
@@ -53,8 +67,9 @@ def _digest(code: str, username: str) -> str:
 def verification_send(
     *, user, state: dict | None, ip: str | None = None
 ) -> tuple[dict, str | None]:
-    """Send a new code unless throttled; returns (new state, refusal sentence)."""
-    state = dict(state or {})
+    """Send a new code unless throttled; returns (new state, refusal sentence).
+    A state made for another user starts afresh."""
+    state = _state_for(state, user)
     now = time.time()
     if state.get("sends", 0) >= MAX_SENDS:
         return (
@@ -101,8 +116,9 @@ def verification_send(
 def verification_check(
     *, user, state: dict, code: str, ip: str | None = None
 ) -> tuple[dict, str | None]:
-    """Check a typed code; returns (new state, refusal sentence or None)."""
-    state = dict(state or {})
+    """Check a typed code; returns (new state, refusal sentence or None).
+    A state made for another user holds no code for this one."""
+    state = _state_for(state, user)
     refusal = None
     if not state.get("digest") or time.time() > state.get("expires", 0):
         refusal = "This code has expired. Send a new one."
