@@ -279,6 +279,9 @@ TESSERA_WEBPUSH_HOSTS = envlist(
         "notify.windows.com",
     ],
 )
+# Allowed push-service hosts that may resolve to private, loopback or other
+# non-public addresses (an internal relay, a test receiver); none by default.
+TESSERA_WEBPUSH_PRIVATE_HOSTS = envlist("TESSERA_WEBPUSH_PRIVATE_HOSTS", [])
 # The VAPID ``sub`` claim: how a push service reaches the operator.
 TESSERA_WEBPUSH_CONTACT = envstr("TESSERA_WEBPUSH_CONTACT") or (
     "mailto:" + parseaddr(DEFAULT_FROM_EMAIL)[1]

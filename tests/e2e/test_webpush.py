@@ -65,6 +65,7 @@ def push_server(django_db_setup, django_db_blocker, tmp_path_factory):
             "SITE_URL": url,
             "DEBUG": "true",
             "TESSERA_WEBPUSH_HOSTS": "127.0.0.1",
+            "TESSERA_WEBPUSH_PRIVATE_HOSTS": "127.0.0.1",
             "TESSERA_TEST_SERVER_CACHE": str(tmp_path_factory.mktemp("cache")),
         },
         "webpush-server.log",

@@ -20,6 +20,7 @@ def loopback_push_service(settings):
     on, so plain http is accepted for it (PROTOCOL §6)."""
     settings.DEBUG = True
     settings.TESSERA_WEBPUSH_HOSTS = ["127.0.0.1"]
+    settings.TESSERA_WEBPUSH_PRIVATE_HOSTS = ["127.0.0.1"]  # allowed explicitly
     settings.TESSERA_WEBPUSH_CONTACT = "mailto:ops@example.com"
 
 
@@ -125,6 +126,20 @@ def test_one_message_per_subscribed_push_token(
         "http://fcm.googleapis.com/x",  # plain http without DEBUG
         "http://127.0.0.1:9/x",
         "not a url",
+        # The probe's ways around the allow-list: parsers that disagree.
+        "https://127.0.0.1\\.fcm.googleapis.com/x",
+        "https://169.254.169.254\\.fcm.googleapis.com/x",
+        "https://localhost\\@fcm.googleapis.com/x",
+        "https://metadata.google.internal\\.fcm.googleapis.com/",
+        "https://fcm.googleapis.com\\@10.0.0.1/x",
+        "https://10.0.0.1%2F.fcm.googleapis.com/x",
+        "https://fcm.googleapis.com%2e/x",
+        "https://fcm.googleapis.com\t/x",
+        "https://fcm.googleapis.com /x",
+        "https://fcm.googleapis.com/x\\y",
+        "https://fcm.googleapis.com:99999/x",
+        "https://fcm.googleapis.com#@127.0.0.1/x",
+        "https://127.0.0.1\uff0efcm.googleapis.com/x",  # a full-width dot
     ],
 )
 def test_endpoints_off_the_allow_list_are_refused(api, user, enroll, endpoint):
@@ -279,3 +294,84 @@ def test_web_push_can_be_turned_off(api, user, enroll, settings):
     response = api.post(WEBPUSH, body, format="json")
     assert response.status_code == 404 and response.json()["error"] == "webpush_off"
     assert "webpush_public_key" not in device.activation_answer
+
+
+def test_a_host_that_resolves_to_a_private_address_is_not_sent_to(
+    api, user, enroll, settings
+):
+    """Allowed when registered, refused when sent: every send resolves the
+    host again, and loopback, private and link-local addresses are refused
+    unless the deployment names the host in TESSERA_WEBPUSH_PRIVATE_HOSTS."""
+    settings.DEBUG = True
+    settings.TESSERA_WEBPUSH_HOSTS = ["localhost"]
+    settings.TESSERA_WEBPUSH_PRIVATE_HOSTS = []
+    device = enroll(user)
+    with Receiver() as push_service:
+        sub = Subscription()
+        endpoint = push_service.url("phone").replace("127.0.0.1", "localhost")
+        registered = api.post(
+            WEBPUSH, device.webpush_body(endpoint, sub.p256dh, sub.auth), format="json"
+        )
+        assert registered.status_code == 200
+        push_create(username="alice", application="VPN", source="test")
+        wait_until(lambda: AuditEvent.objects.filter(action="webpush.send").exists())
+        time.sleep(0.2)
+        assert push_service.received == []
+    sent = AuditEvent.objects.get(action="webpush.send")
+    assert (sent.outcome, sent.detail["error"]) == ("failure", "refused")
+
+
+def test_the_request_goes_to_the_address_that_was_checked(monkeypatch):
+    """The connection is pinned: no second look-up between check and send
+    (DNS rebinding), while the Host header still names the push service."""
+    import socket
+
+    from tokens import outbound
+
+    real = socket.getaddrinfo
+    looked_up = []
+
+    def resolver(host, port, *args, **kwargs):
+        if host == "127.0.0.1":  # an address, as urllib3 connects to it
+            return real(host, port, *args, **kwargs)
+        looked_up.append(host)
+        if host == "push.example":
+            return real("127.0.0.1", port, *args, **kwargs)
+        raise OSError("no other name resolves in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    with Receiver() as push_service:
+        endpoint = f"http://push.example:{push_service.port}/push/x"
+        with pytest.raises(outbound.Refused):
+            outbound.pinned_session(endpoint)  # loopback, not allowed
+        session = outbound.pinned_session(endpoint, allowed_private=["push.example"])
+        answer = session.post(endpoint, data=b"hello", timeout=5)
+        path, headers, body = push_service.wait_for(1)[0]
+    assert answer.status_code == 201
+    assert (path, body) == ("/push/x", b"hello")
+    assert headers["host"] == f"push.example:{push_service.port}"
+    assert looked_up == ["push.example", "push.example"]  # one per session
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("169.254.169.254", False),
+        ("192.168.1.1", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),  # noqa: S104 - an address under test
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("fd00::1", False),
+        ("142.250.185.10", True),
+        ("2a00:1450:4001::200e", True),
+    ],
+)
+def test_only_public_addresses_are_public(address, public):
+    from tokens.outbound import is_public
+
+    assert is_public(address) is public

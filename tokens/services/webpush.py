@@ -3,8 +3,11 @@
 Guarantees:
 - a subscription is registered only with the device key's signature, and only
   for an endpoint on a known push service (``TESSERA_WEBPUSH_HOSTS``; https,
-  or http with DEBUG for a loopback test receiver): the server never sends a
-  request to an address a device chose, and follows no redirect;
+  or http with DEBUG for a loopback test receiver), parsed once and strictly;
+  at each send the host is resolved again and every address must be public
+  (``TESSERA_WEBPUSH_PRIVATE_HOSTS`` names the exceptions), and the request
+  goes to the address checked: the server never sends a request to an
+  address a device chose, and follows no redirect;
 - each challenge is sent once to each subscribed push token of the user, after
   the challenge has committed, from a small thread pool with a short timeout:
   a slow or dead push service never delays the challenge's creation, the
@@ -23,7 +26,6 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 import requests
 from cryptography.hazmat.primitives import serialization
@@ -35,6 +37,7 @@ from pywebpush import WebPushException, webpush
 
 from tokens import crypto
 from tokens.models import Token
+from tokens.outbound import Refused, parse_strict, pinned_session
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 
@@ -74,24 +77,26 @@ def webpush_public_key() -> str | None:
 
 
 def endpoint_problem(endpoint: str) -> str | None:
-    """Why ``endpoint`` is not a push service we send to, or None."""
-    try:
-        parts = urlsplit(endpoint)
-        host = (parts.hostname or "").lower()
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        return "The endpoint is not a URL."
-    schemes = {"https", "http"} if settings.DEBUG else {"https"}
-    if parts.scheme not in schemes:
-        return "The endpoint must be an https URL."
-    if parts.username or parts.password or not host:
+    """Why ``endpoint`` is not a push service we send to, or None. Parsed
+    once, strictly (``tokens.outbound``): a URL that two parsers could read
+    differently is refused before its host is even looked at."""
+    target = parse_strict(endpoint)
+    if target is None:
         return "The endpoint must be a plain https URL."
+    schemes = {"https", "http"} if settings.DEBUG else {"https"}
+    if target.scheme not in schemes:
+        return "The endpoint must be an https URL."
     if not any(
-        host == allowed or host.endswith("." + allowed)
+        target.host == allowed or target.host.endswith("." + allowed)
         for allowed in settings.TESSERA_WEBPUSH_HOSTS
     ):
         return "The endpoint is not on a push service this server sends to."
     return None
+
+
+def _host_of(endpoint: str) -> str:
+    target = parse_strict(endpoint)
+    return target.host if target is not None else ""
 
 
 def _keys_problem(p256dh: str, auth: str) -> str | None:
@@ -138,7 +143,7 @@ def webpush_subscribe(
                 source="device-api",
                 ip=ip,
                 error="endpoint_not_allowed",
-                host=(urlsplit(endpoint).hostname or "")[:100],
+                host=_host_of(endpoint)[:100],
             )
             raise ServiceError("endpoint_not_allowed", problem)
         problem = _keys_problem(p256dh, auth)
@@ -160,7 +165,7 @@ def webpush_subscribe(
         source="device-api",
         ip=ip,
         state=state,
-        **({"host": urlsplit(endpoint).hostname} if endpoint else {}),
+        **({"host": _host_of(endpoint)} if endpoint else {}),
     )
     return state
 
@@ -196,17 +201,17 @@ def webpush_notify(
     transaction.on_commit(submit)
 
 
-def _session() -> requests.Session:
-    session = requests.Session()
-    session.max_redirects = 0  # a push service answers; it does not send us on
-    return session
-
-
 def _send(token_pk, serial, subscription, payload, *, ttl: int, username: str):
     """One message to one push service; runs on a sender thread."""
     status = None
     error = ""
     try:
+        # Resolved and checked now (DNS may have changed since the endpoint
+        # was registered), and sent to the address that was checked.
+        session = pinned_session(
+            subscription["endpoint"],
+            allowed_private=settings.TESSERA_WEBPUSH_PRIVATE_HOSTS,
+        )
         response = webpush(
             subscription,
             data=payload,
@@ -215,12 +220,14 @@ def _send(token_pk, serial, subscription, payload, *, ttl: int, username: str):
             ttl=ttl,
             headers={"Urgency": "high"},
             timeout=settings.TESSERA_WEBPUSH_TIMEOUT,
-            requests_session=_session(),
+            requests_session=session,
         )
         status = response.status_code
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
         error = "rejected" if status else "failed"
+    except Refused:
+        error = "refused"
     except (requests.RequestException, ValueError) as exc:
         error = type(exc).__name__
     try:
