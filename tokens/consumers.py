@@ -195,7 +195,10 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         content = None
-        if text_data is not None and len(text_data) <= MAX_FRAME:
+        if len(text_data or bytes_data or "") > MAX_FRAME:
+            await self.close(code=1009)  # RFC 6455: too big to process
+            return
+        if text_data is not None:
             try:
                 content = loads_bounded(text_data)
             except ValueError:

@@ -12,11 +12,21 @@ Tessera's consumers reach the database only through
 ``database_sync_to_async``, which closes stale connections in the database
 thread itself, before and after each call. So the per-message hop bought
 nothing here; ``DirectDispatch`` dispatches as Channels did before it.
+
+A frame whose handling fails unexpectedly closes that socket with 1011 and
+is logged; the consumer lives on to hear its own disconnect, so whatever it
+holds (a socket slot of its address, group memberships) is released however
+the socket ends.
 """
 
 from __future__ import annotations
 
+import logging
+
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+
+log = logging.getLogger(__name__)
 
 
 class DirectDispatch:
@@ -24,4 +34,13 @@ class DirectDispatch:
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        if message["type"] != "websocket.receive":
+            await handler(message)
+            return
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            log.exception("a websocket frame failed; closing the socket")
+            await self.close(code=1011)

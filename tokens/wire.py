@@ -16,7 +16,13 @@ from functools import lru_cache
 MAX_JSON_DEPTH = 16
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _BRACKET = re.compile(r"[\[\]{}]")
+
+
+class NotUnicode(ValueError):
+    """A string in the document is not valid Unicode: a lone surrogate
+    (``"\\ud800"``), which JSON's escapes allow but no UTF-8 text can hold."""
 
 
 class JsonTooDeep(ValueError):
@@ -39,13 +45,32 @@ def json_depth(text: str) -> int:
 def loads_bounded(text: str, max_depth: int = MAX_JSON_DEPTH):
     """``json.loads`` that refuses documents nested deeper than ``max_depth``.
 
-    Raises ``JsonTooDeep`` (a ``ValueError``) before parsing, or the parser's
-    own ``ValueError`` for text that is not JSON. Bodies whose bracket count
+    Raises ``JsonTooDeep`` (a ``ValueError``) before parsing, the parser's
+    own ``ValueError`` for text that is not JSON, or ``NotUnicode`` for a
+    string that is not valid Unicode. Bodies whose bracket count
     is within the limit cannot be too deep, so they skip the scan.
     """
     if text.count("[") + text.count("{") > max_depth and json_depth(text) > max_depth:
         raise JsonTooDeep(f"JSON may nest at most {max_depth} levels deep.")
-    return json.loads(text)
+    data = json.loads(text)
+    # Only a surrogate escape can make one; pairs decode to one code point.
+    if _SURROGATE_ESCAPE.search(text) and not _valid_unicode(data):
+        raise NotUnicode("Strings must be valid Unicode (no lone surrogates).")
+    return data
+
+
+def _valid_unicode(value) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_valid_unicode(k) and _valid_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_valid_unicode(v) for v in value)
+    return True
 
 
 @lru_cache(maxsize=16)

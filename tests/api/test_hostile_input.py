@@ -81,3 +81,43 @@ def test_an_over_long_serial_is_refused_before_the_database(api, user, enroll, l
     refusal = AuditEvent.objects.filter(action="device.poll").latest("id")
     assert refusal.serial == serial[:16]  # cut to the column, on every database
     assert not Token.objects.filter(serial=serial).exists()
+
+
+LONE_SURROGATE_BODIES = {
+    "/api/v1/device/answer": {"decision": "\ud800", "id": "x", "serial": "x"},
+    "/api/v1/device/activate": {"activation": "\udfff"},
+    "/api/v1/device/confirm": {"serial": "TSR-\ud83d", "otp": "1"},
+    "/api/v1/device/remove": {"serial": "\ud800", "signature": "x", "time": 1},
+    "/api/v1/device/webpush": {"serial": "x", "endpoint": "https://\ud800/"},
+    "/api/v1/auth/validate": {"username": "alice", "passcode": "\ud800"},
+    "/api/v1/auth/push": {"username": "\udc00alice"},
+    "/passkey/finish": {"credential": {"id": "\ud800"}},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", sorted(LONE_SURROGATE_BODIES))
+def test_strings_that_are_not_unicode_are_a_clear_400_everywhere(rp, path):
+    """``"\\ud800"`` is valid JSON but no valid text: it once reached an error
+    message and made the renderer fail (a 500)."""
+    import json
+
+    rows = AuditEvent.objects.count()
+    body = json.dumps(LONE_SURROGATE_BODIES[path])  # ASCII: "\ud800" escapes
+    assert "\\ud" in body.lower()
+    response = rp.post(path, body, content_type="application/json")
+    assert 400 <= response.status_code < 500, response.content
+    if path.startswith("/api/"):
+        assert response.json()["error"] == "malformed_request"
+        assert "Unicode" in response.json()["detail"]
+    assert AuditEvent.objects.count() == rows
+
+
+@pytest.mark.django_db
+def test_a_surrogate_pair_is_a_character_not_an_error(rp):
+    response = rp.post(
+        "/api/v1/auth/validate",
+        '{"username": "\\ud83d\\ude00", "passcode": "123456"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 200 and response.json() == {"result": "reject"}

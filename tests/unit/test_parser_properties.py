@@ -106,3 +106,29 @@ def test_the_frame_check_never_raises_and_lets_only_typed_frames_through(frame):
                 assert isinstance(value, str)
     else:
         assert isinstance(problem, str)
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(alphabet=st.characters(codec=None)),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(st.text(st.characters(codec=None), max_size=4), c)
+        ),
+        max_leaves=8,
+    )
+)
+def test_json_with_any_strings_parses_to_valid_unicode_or_is_refused(value):
+    """Hypothesis draws lone surrogates too: what loads_bounded returns can
+    always be encoded as UTF-8, or it raises a ValueError."""
+    import json
+
+    from tokens.wire import NotUnicode, loads_bounded
+
+    text = json.dumps(value)
+    try:
+        data = loads_bounded(text)
+    except NotUnicode:
+        assert "\\ud" in text.lower()
+        return
+    json.dumps(data, ensure_ascii=False).encode("utf-8")  # never raises

@@ -22,7 +22,7 @@ def test_a_deeply_nested_frame_gets_an_error_and_the_socket_stays_up(user, enrol
         await comm.send_to(text_data="[" * 2000 + "]" * 2000)
         reply = await comm.receive_json_from()
         assert (reply["type"], reply["error"]) == ("error", "invalid_frame")
-        await comm.send_to(text_data='{"a":' * 1000 + "1" + "}" * 1000)
+        await comm.send_to(text_data='{"a":' * 600 + "1" + "}" * 600)
         assert (await comm.receive_json_from())["error"] == "invalid_frame"
         # Still up: a good frame is still answered.
         await comm.send_json_to({**device.auth_frame("x"), "serial": device.serial})
@@ -176,3 +176,62 @@ def test_an_over_long_serial_in_a_socket_auth_is_refused_and_audited_cut():
     run_async(run)
     event = AuditEvent.objects.get(action="device.connect")
     assert event.serial == "S" * 16
+
+
+def test_a_lone_surrogate_in_a_frame_gets_an_error_and_leaks_no_socket_slot(
+    settings,
+):
+    """The probe's frame: ``"serial": "\\ud800"`` closed the socket with 1011
+    and kept one of the address's socket slots; 50 of them locked the
+    address out until a restart."""
+    settings.TESSERA_WS_PER_ADDRESS = 2
+    frame = '{"type": "auth", "serial": "\\ud800", "signature": "x"}'
+
+    async def run():
+        for _ in range(5):
+            comm = device_socket()
+            await connect(comm)
+            await comm.send_to(text_data=frame)
+            reply = await comm.receive_json_from()
+            assert (reply["type"], reply["error"]) == ("error", "invalid_frame")
+            await comm.disconnect()
+        assert DeviceConsumer.open_per_address["198.51.100.20"] == 0
+        for _ in range(2):  # the address still gets its sockets
+            await connect(device_socket())
+
+    run_async(run)
+
+
+def test_a_frame_that_fails_unexpectedly_closes_with_1011_and_frees_the_slot(
+    settings, monkeypatch
+):
+    settings.TESSERA_WS_PER_ADDRESS = 1
+
+    def broken(**kwargs):
+        raise RuntimeError("a fault nobody foresaw")
+
+    monkeypatch.setattr("tokens.consumers.device_authenticate", broken)
+
+    async def run():
+        comm = device_socket()
+        await connect(comm)
+        await comm.send_json_to({"type": "auth", "serial": "x", "signature": "x"})
+        closed = await comm.receive_output()
+        assert closed == {"type": "websocket.close", "code": 1011}
+        await comm.disconnect()  # what daphne delivers after the close
+        assert DeviceConsumer.open_per_address["198.51.100.20"] == 0
+        await connect(device_socket())  # the one slot is free again
+
+    run_async(run)
+
+
+def test_an_over_size_frame_closes_the_socket_with_1009():
+    async def run():
+        comm = device_socket()
+        await connect(comm)
+        await comm.send_to(text_data='{"type": "auth", "serial": "' + "x" * 5000)
+        closed = await comm.receive_output()
+        assert closed == {"type": "websocket.close", "code": 1009}
+        await comm.disconnect()
+
+    run_async(run)

@@ -7,7 +7,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
 from tokens.api.errors import RequestTooDeep, RequestTooLarge
-from tokens.wire import JsonTooDeep, loads_bounded
+from tokens.wire import JsonTooDeep, NotUnicode, loads_bounded
 
 
 class StrictJSONParser(BaseParser):
@@ -28,6 +28,8 @@ class StrictJSONParser(BaseParser):
             data = loads_bounded(raw.decode("utf-8"))
         except JsonTooDeep as exc:
             raise RequestTooDeep(str(exc)) from exc
+        except NotUnicode as exc:
+            raise ParseError(str(exc)) from exc
         except (UnicodeDecodeError, ValueError) as exc:
             raise ParseError("The body is not valid JSON.") from exc
         if not isinstance(data, dict):
