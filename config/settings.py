@@ -139,6 +139,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.trusted.DeviceCookieMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

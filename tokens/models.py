@@ -250,6 +250,14 @@ class Token(Device):
         help_text="Lockouts since the last successful login (each doubles the next).",
     )
     locked_until = models.DateTimeField(null=True, blank=True)
+    lock_reason = models.CharField(
+        max_length=16,
+        blank=True,
+        editable=False,
+        help_text="Why it is locked: 'passcodes' (too many wrong ones: only "
+        "passcodes are refused, login requests still reach it), 'proofs' "
+        "(wrong token-PIN proofs from the device) or 'fraud'.",
+    )
     device_public_key = models.BinaryField(null=True, blank=True, editable=False)
     server_pin_digest = models.CharField(max_length=64, blank=True, editable=False)
     push_proof = models.BooleanField(
@@ -289,6 +297,13 @@ class Token(Device):
         return self.serial
 
     @property
+    def takes_push(self) -> bool:
+        """Whether login requests reach it (see ``TAKES_PUSH``)."""
+        return self.state == self.State.ACTIVE or (
+            self.state == self.State.LOCKED and self.lock_reason == LOCK_PASSCODES
+        )
+
+    @property
     def can_be_woken(self) -> bool:
         """Whether a closed app can be reached (a Web Push subscription)."""
         return bool(self.webpush_endpoint)
@@ -304,6 +319,17 @@ class Token(Device):
         return token_verify_passcode(
             token=self, passcode=str(token), source="django-otp"
         )
+
+
+LOCK_PASSCODES = "passcodes"
+LOCK_PROOFS = "proofs"  # wrong token-PIN proofs from the device itself
+LOCK_FRAUD = "fraud"
+# Tokens that take login requests: active, or locked only against passcode
+# guessing (an approval on the phone cannot be guessed, so a stranger's wrong
+# passcodes must not keep the user out).
+TAKES_PUSH = models.Q(state=Token.State.ACTIVE) | models.Q(
+    state=Token.State.LOCKED, lock_reason=LOCK_PASSCODES
+)
 
 
 class Enrollment(models.Model):

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.forms import LoginForm, PushLoginForm, UsernameForm
+from portal.trusted import trust_this_browser, trusted_id
 from portal.views.common import (
     LOGIN_USERNAME,
     PASSWORD_CHECKED,
@@ -28,6 +29,7 @@ from portal.views.common import (
 from tokens.consumers import PUSH_SESSION_KEY
 from tokens.models import Passkey, PushChallenge
 from tokens.services import portal as portal_service
+from tokens.services.alerts import attack_alert_send
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.push import push_tokens
@@ -67,6 +69,7 @@ def complete_login(request, user, device) -> str:
     an admin login, and return where to go."""
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     django_otp.login(request, device)
+    trust_this_browser(request, user.get_username())
     request.session.pop(PASSWORD_CHECKED, None)
     next_url = request.session.pop(LOGIN_NEXT, "")
     if next_url.startswith(reverse("admin:index")):
@@ -160,12 +163,19 @@ def _audit_failed_admin_login(request, username: str) -> None:
 def _throttled(request, username: str, form) -> bool:
     """Ten attempts per address and username, and thirty per username from
     all addresses, in five minutes: spreading guesses over many addresses
-    does not buy more of them. Refusals are audited."""
+    does not buy more of them. A browser that logged in as ``username``
+    before has its own ten instead (``portal.trusted``), so strangers using
+    up the thirty do not lock the user out; when they do, the user is told
+    by email. Refusals are audited."""
     ip = client_ip(request) or ""
-    if allow("login", ip, username, limit=10, window=300) and allow(
-        "login-user", username, limit=30, window=300
-    ):
-        return False
+    trusted = trusted_id(request, username)
+    if trusted is not None:
+        if allow("login-device", trusted, limit=10, window=300):
+            return False
+    elif allow("login", ip, username, limit=10, window=300):
+        if allow("login-user", username, limit=30, window=300):
+            return False
+        attack_alert_send(username=username, what="passwords", ip=ip or None)
     audit_record(
         action="portal.throttled",
         outcome="failure",

@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from portal.forms import CodeForm, LoginForm, PasswordForm
+from portal.trusted import trust_this_browser
 from portal.views.common import (
     PLATFORMS,
     WIZARD,
@@ -224,6 +225,7 @@ def _enrolled(request, user, token):
     if request.user.pk != user.pk:  # Django's login flushes another's session
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     django_otp.login(request, Token.objects.get(pk=token.pk))
+    trust_this_browser(request, user.get_username())
     messages.success(
         request,
         _("Your authenticator %(serial)s is enrolled.") % {"serial": token.serial},

@@ -2,6 +2,7 @@
 import { h, message } from "./ui.js";
 import * as vault from "./vault.js";
 import { showTokens } from "./screens/tokens.js";
+import { takesPush } from "./names.js";
 import { runActivation, setHome, showActivate } from "./screens/activate.js";
 
 setHome((options) => showTokens(options));
@@ -64,7 +65,7 @@ async function startPush() {
     webpush.closeNotification(detail.id).catch(() => {});
   });
   socket.addEventListener("info", ({ detail: record }) => {
-    if (record.state && record.state !== "active") {
+    if (!takesPush(record)) {
       // Its requests can no longer be answered: drop them, close the one shown.
       for (let i = queue.length - 1; i >= 0; i--) if (queue[i].serial === record.serial) queue.splice(i, 1);
       approve.tokenStopped(record.serial, record.state);

@@ -8,8 +8,11 @@ export const tokenSubtitle = (record) =>
 // What the app says of a token the server no longer takes codes for.
 export const STATE_TEXT = {
   suspended: "Suspended by your administrator: its passcodes are not accepted and it takes no login requests. Ask your administrator.",
-  locked: "Locked after too many wrong passcodes. It opens again later, or when your administrator unlocks it.",
+  locked: "Locked by your administrator or after a login request you reported: its passcodes are not accepted and it takes no login requests. Ask your administrator.",
+  passcodes_locked: "Its passcodes are locked after too many wrong ones (someone may be guessing). They work again later, or when your administrator unlocks them. Login requests still reach this token: approve yours here.",
   revoked: "Removed: this token no longer works. You can delete it from this device.",
 };
 
 export const usable = (record) => !record.state || record.state === "active";
+// Whether login requests still reach it (a passcode lock does not stop them).
+export const takesPush = (record) => usable(record) || record.state === "passcodes_locked";

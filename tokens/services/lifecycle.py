@@ -39,6 +39,7 @@ def _transition(*, token: Token, action: str, actor: str) -> Token:
         target = S.ACTIVE if token.activated_at else S.ASSIGNED
     token.state = target
     token.confirmed = target == S.ACTIVE
+    token.lock_reason = ""  # no transition ends in a lock
     if action in ("unlock", "resume"):
         token.failure_count = 0
         token.lockouts = 0

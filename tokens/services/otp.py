@@ -28,9 +28,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from tokens import crypto, oath
-from tokens.models import Policy, Token
+from tokens.models import LOCK_PASSCODES, LOCK_PROOFS, Policy, Token
 from tokens.prepared import PreparedSelect, update_where
 from tokens.services import keys
+from tokens.services.alerts import attack_alert_send
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.backup import backup_code_validate, looks_like_backup_code
 from tokens.services.pins import pin_rule_error
@@ -85,7 +86,9 @@ def _auto_unlock(token: Token, username: str) -> None:
     ):
         unlocked = Token.objects.filter(
             pk=token.pk, state=Token.State.LOCKED, locked_until__lte=now
-        ).update(state=Token.State.ACTIVE, failure_count=0, locked_until=None)
+        ).update(
+            state=Token.State.ACTIVE, failure_count=0, locked_until=None, lock_reason=""
+        )
         if unlocked:
             token.state, token.failure_count, token.locked_until = "active", 0, None
             audit_record(
@@ -166,8 +169,14 @@ def _dummy_match(passcode: str, now: float) -> None:
         crypto.constant_time_equal(oath.hotp(seed, t, digits=6), passcode[-6:])
 
 
-def _count_failures(tokens: list[Token]) -> list[str]:
+def _count_failures(tokens: list[Token], reason: str = LOCK_PASSCODES) -> list[str]:
     """Add one failure to each token; lock those at the threshold.
+
+    ``reason`` is what failed: wrong passcodes lock against passcodes only
+    (login requests still reach the token: a stranger's guesses must not keep
+    the user out); wrong token-PIN proofs (``LOCK_PROOFS``) come from the
+    device's holder, so they lock the token against approvals too, at once
+    when it is already locked against passcodes: PIN guesses stay bounded.
 
     The count comes back from the same UPDATE (``RETURNING``), so concurrent
     failures each see their own total. With no token it runs the same
@@ -180,17 +189,25 @@ def _count_failures(tokens: list[Token]) -> list[str]:
             Token,
             increment={"failure_count": 1},
             where={"id": ("=", token.pk if token else 0)},  # no token has pk 0
-            returning=("failure_count", "state"),
+            returning=("failure_count", "state", "lock_reason"),
         )
         if not counted or token is None:
             continue
-        failures, state = counted[0]
-        if state == Token.State.ACTIVE and failures >= token.policy.lockout_threshold:
+        failures, state, was = counted[0]
+        escalate = (
+            state == Token.State.LOCKED
+            and was == LOCK_PASSCODES
+            and reason == LOCK_PROOFS
+        )
+        if escalate or (
+            state == Token.State.ACTIVE and failures >= token.policy.lockout_threshold
+        ):
             minutes = lock_minutes(token.policy, token.lockouts)
             now = timezone.now()
-            Token.objects.filter(pk=token.pk, state=Token.State.ACTIVE).update(
+            Token.objects.filter(pk=token.pk, state=state).update(
                 state=Token.State.LOCKED,
                 locked_until=now + timedelta(minutes=minutes) if minutes else None,
+                lock_reason=reason,
                 lockouts=F("lockouts") + 1,
             )
             announce_token_info(token)
@@ -208,6 +225,7 @@ def lock_minutes(policy: Policy, lockouts: int) -> int:
 
 
 def _audit_locks(serials: list[str], username: str, source: str) -> None:
+    """Audit the locks, and tell the user someone is guessing."""
     for serial in serials:
         audit_record(
             action="token.lock",
@@ -217,12 +235,14 @@ def _audit_locks(serials: list[str], username: str, source: str) -> None:
             source=source,
             reason="lockout threshold reached",
         )
+    if serials:
+        attack_alert_send(username=username, what="passcodes", serials=serials)
 
 
 def token_count_failure(*, token: Token, username: str, source: str) -> None:
-    """One failed proof for ``token`` (as a wrong passcode counts): it locks
-    the token at the policy's threshold."""
-    _audit_locks(_count_failures([token]), username, source)
+    """One wrong token-PIN proof for ``token`` (it counts as a wrong passcode
+    does): it locks the token at the policy's threshold, for approvals too."""
+    _audit_locks(_count_failures([token], LOCK_PROOFS), username, source)
 
 
 def token_proves_seed(token: Token, otp: str, now: float | None = None) -> bool:

@@ -124,6 +124,8 @@ def portal_password_step(*, request, username: str, password: str, ip: str | Non
         return user, "enroll"
     if has_passkey:
         return user, "passkey"
+    if push_tokens(user):  # a passcode lock does not stop an approval
+        return user, "push"
     _refuse_locked(tokens, username, ip)
     if not push_tokens(user):
         raise ServiceError(
@@ -134,8 +136,10 @@ def portal_password_step(*, request, username: str, password: str, ip: str | Non
 
 def portal_push_send(*, user, ip: str | None, browser: str):
     """The push of a login whose password was right. Raises ``ServiceError``
-    when the push fatigue limits refuse it, or the tokens are locked."""
-    _refuse_locked(usable_tokens(user), user.get_username(), ip)
+    when the push fatigue limits refuse it, or no token takes pushes because
+    they are locked (a lock against passcode guessing lets pushes through)."""
+    if not push_tokens(user):
+        _refuse_locked(usable_tokens(user), user.get_username(), ip)
     tokens = push_tokens(user)
     if not tokens:
         raise ServiceError(

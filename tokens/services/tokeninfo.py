@@ -24,7 +24,7 @@ from django.conf import settings
 
 from tokens import crypto
 from tokens.events import device_group, group_send_after_commit
-from tokens.models import Token
+from tokens.models import LOCK_PASSCODES, Token
 from tokens.services import keys
 from tokens.services.keys import info_key_label
 
@@ -36,6 +36,14 @@ def token_names(token: Token) -> dict:
         "account": token.user.get_username(),
         "name": token.name,
     }
+
+
+def shown_state(token: Token) -> str:
+    """The state the app is told: ``passcodes_locked`` for a token locked only
+    against passcode guessing (its login requests still reach the app)."""
+    if token.state == Token.State.LOCKED and token.lock_reason == LOCK_PASSCODES:
+        return "passcodes_locked"
+    return token.state
 
 
 def signed_text(body: dict) -> str:
@@ -57,7 +65,7 @@ def token_info(
         "type": "token.info",
         "serial": token.serial,
         **token_names(token),
-        "state": state or token.state,
+        "state": state or shown_state(token),
         "time": int(time.time() if now is None else now),
     }
     digest = hmac.new(key, signed_text(body).encode(), hashlib.sha256).digest()

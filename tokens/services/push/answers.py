@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tokens.events import announce_push_state
-from tokens.models import Policy, PushChallenge, Token
+from tokens.models import LOCK_FRAUD, TAKES_PUSH, Policy, PushChallenge, Token
 from tokens.prepared import PreparedSelect, update_where
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
@@ -107,7 +107,7 @@ def push_answer(
                 "unknown_challenge", "There is no such request.", status=404
             )
         elif (
-            token.state != Token.State.ACTIVE
+            not token.takes_push
             or not token.device_public_key
             or not token.user.is_active
         ):
@@ -284,10 +284,11 @@ def _report_fraud(challenge: PushChallenge, token: Token) -> None:
     user = token.user
     locked: list[str] = []
     if any(t.policy.push_fraud_lock for t in challenge.tokens.select_related("policy")):
-        live = Token.objects.filter(user=user, state=Token.State.ACTIVE)
+        live = Token.objects.filter(TAKES_PUSH, user=user)
         locked = list(live.values_list("serial", flat=True))
-        # Locked until an administrator unlocks them, whatever auto-unlock says.
-        live.update(state=Token.State.LOCKED, locked_until=None)
+        # Locked until an administrator unlocks them, whatever auto-unlock
+        # says, and closed to login requests too.
+        live.update(state=Token.State.LOCKED, locked_until=None, lock_reason=LOCK_FRAUD)
     audit_record(
         action="push.fraud",
         outcome="failure",

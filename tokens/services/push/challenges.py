@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tokens.events import announce_challenge, announce_push_state
-from tokens.models import PushChallenge, Token
+from tokens.models import TAKES_PUSH, PushChallenge, Token
 from tokens.prepared import insert_objects
 from tokens.selectors import policy_default
 from tokens.services.audit import audit_record
@@ -25,12 +25,9 @@ MAX_PENDING_PER_USER = 3  # across all applications
 _Link = PushChallenge.tokens.through  # which tokens a challenge went to
 
 
-# Tokens a push can go to: active, bound to a device key, push allowed.
-_PUSHABLE = Q(
-    state=Token.State.ACTIVE,
-    device_public_key__isnull=False,
-    policy__push_enabled=True,
-)
+# Tokens a push can go to: taking pushes (active, or locked only against
+# passcodes), bound to a device key, push allowed.
+_PUSHABLE = TAKES_PUSH & Q(device_public_key__isnull=False, policy__push_enabled=True)
 
 
 def _push_tokens_of(username: str) -> list[Token]:

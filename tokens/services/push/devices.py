@@ -66,7 +66,7 @@ def device_authenticate(
             ip,
             "This token is not active here, or the signature does not match.",
         )
-    if token.state != Token.State.ACTIVE:
+    if not token.takes_push:
         info = token_info(token)
         raise ServiceError(
             "token_inactive",
@@ -135,8 +135,9 @@ def device_poll(
     active)."""
     token = _timed_request("device.poll", "poll", serial, timestamp, signature, ip, now)
     info = token_info(token)
-    active = token.state == Token.State.ACTIVE
     return {
-        "challenges": push_pending_payloads([token.serial]) if active else [],
+        "challenges": push_pending_payloads([token.serial])
+        if token.takes_push
+        else [],
         **({"token": info} if info else {}),
     }
