@@ -23,8 +23,11 @@ checks behave as under WSGI.
 On that one thread, a password hash (hundreds of milliseconds by design)
 would hold every validation behind it: four clients posting wrong admin
 passwords raised validation p50 from 8 ms to over a second. So with SQLite
-only the API and the health check run on that thread; pages (the portal and
-the admin, where passwords are hashed) run on a second thread of their own.
+only the API and the health check run on that thread; pages run on threads
+of their own: forms (POSTs, where passwords are hashed) on one, and reading
+a page (GET, HEAD) on another, so a flood of password posts does not hold
+``GET /login/`` behind its hashes either (it went from 3 ms to 2 s). How
+much hashing a stranger can cause is bounded in the portal's throttles.
 
 Async views (long-polls that wait on the channel layer) belong on Django's
 stock handler; ``config.asgi`` routes their paths there.
@@ -46,11 +49,10 @@ class PooledSyncASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
         self.one_thread = connection.vendor == "sqlite"
-        self.pages_lane = (
-            ThreadPoolExecutor(1, thread_name_prefix="tessera-pages")
-            if self.one_thread
-            else None
-        )
+        self.pages_lane = self.forms_lane = None
+        if self.one_thread:
+            self.pages_lane = ThreadPoolExecutor(1, thread_name_prefix="tessera-pages")
+            self.forms_lane = ThreadPoolExecutor(1, thread_name_prefix="tessera-forms")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -66,10 +68,11 @@ class PooledSyncASGIHandler(ASGIHandler):
 
     async def get_response_async(self, request):
         if self.pages_lane is not None and not request.path.startswith(API_PREFIXES):
+            reading = request.method in ("GET", "HEAD")
             return await sync_to_async(
                 self._respond_in_thread,
                 thread_sensitive=False,
-                executor=self.pages_lane,
+                executor=self.pages_lane if reading else self.forms_lane,
             )(request)
         return await sync_to_async(
             self._respond_in_thread, thread_sensitive=self.one_thread

@@ -280,6 +280,11 @@ TESSERA_WEBPUSH_HOSTS = envlist(
         "notify.windows.com",
     ],
 )
+# Password checks per address in five minutes, whatever usernames it types.
+TESSERA_LOGIN_IP_LIMIT = envint("TESSERA_LOGIN_IP_LIMIT", 20)
+# Password checks per minute for all browsers that never logged in, together
+# (each costs a deliberately slow hash); browsers that did are not counted.
+TESSERA_UNTRUSTED_LOGINS_PER_MINUTE = envint("TESSERA_UNTRUSTED_LOGINS_PER_MINUTE", 120)
 # Allowed push-service hosts that may resolve to private, loopback or other
 # non-public addresses (an internal relay, a test receiver); none by default.
 TESSERA_WEBPUSH_PRIVATE_HOSTS = envlist("TESSERA_WEBPUSH_PRIVATE_HOSTS", [])

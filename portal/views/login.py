@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import django_otp
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
 from django.shortcuts import redirect, render
@@ -161,9 +162,11 @@ def _audit_failed_admin_login(request, username: str) -> None:
 
 
 def _throttled(request, username: str, form) -> bool:
-    """Ten attempts per address and username, and thirty per username from
-    all addresses, in five minutes: spreading guesses over many addresses
-    does not buy more of them. A browser that logged in as ``username``
+    """Ten attempts per address and username, twenty per address whatever
+    the names, and thirty per username from all addresses, in five minutes:
+    spreading guesses over many addresses or names does not buy more of them
+    (each costs a password hash), nor do all unknown browsers together make
+    more than ``TESSERA_UNTRUSTED_LOGINS_PER_MINUTE`` password checks. A browser that logged in as ``username``
     before has its own ten instead (``portal.trusted``), so strangers using
     up the thirty do not lock the user out; when they do, the user is told
     by email. Refusals are audited."""
@@ -172,7 +175,15 @@ def _throttled(request, username: str, form) -> bool:
     if trusted is not None:
         if allow("login-device", trusted, limit=10, window=300):
             return False
-    elif allow("login", ip, username, limit=10, window=300):
+    elif (
+        allow("login", ip, username, limit=10, window=300)
+        # The hashing a stranger can cause, whatever names they type: per
+        # address, and for all unknown browsers together.
+        and allow("login-ip", ip, limit=settings.TESSERA_LOGIN_IP_LIMIT, window=300)
+        and allow(
+            "login-all", limit=settings.TESSERA_UNTRUSTED_LOGINS_PER_MINUTE, window=60
+        )
+    ):
         if allow("login-user", username, limit=30, window=300):
             return False
         attack_alert_send(username=username, what="passwords", ip=ip or None)

@@ -166,3 +166,38 @@ def test_a_push_user_with_locked_tokens_is_told_too(client, user, enroll):
     page = client.post("/login/continue/", {"password": PASSWORD}).content.decode()
     page = passcode_login(client, device).content.decode()
     assert "Ask your administrator" in page
+
+
+def test_one_address_cannot_cause_unbounded_password_hashing(client, monkeypatch):
+    """Fresh usernames dodge the per-name limits: the per-address limit stops
+    them before the password is hashed."""
+    from tokens.services import portal
+
+    hashed = []
+    real = portal.authenticate
+    monkeypatch.setattr(
+        portal, "authenticate", lambda *a, **kw: hashed.append(1) or real(*a, **kw)
+    )
+    for i in range(25):
+        client.post("/login/", {"username": f"nobody{i}"})
+        page = client.post("/login/continue/", {"password": "guess"})
+    assert len(hashed) == 20
+    assert "Too many attempts" in page.content.decode()
+
+
+def test_all_unknown_browsers_together_get_a_bounded_number_of_checks(
+    settings, monkeypatch
+):
+    from tokens.services import portal
+
+    settings.TESSERA_UNTRUSTED_LOGINS_PER_MINUTE = 5
+    hashed = []
+    real = portal.authenticate
+    monkeypatch.setattr(
+        portal, "authenticate", lambda *a, **kw: hashed.append(1) or real(*a, **kw)
+    )
+    for i in range(8):
+        stranger = Client(REMOTE_ADDR=f"198.51.100.{i + 1}")
+        stranger.post("/login/", {"username": f"nobody{i}"})
+        stranger.post("/login/continue/", {"password": "guess"})
+    assert len(hashed) == 5

@@ -25,13 +25,13 @@ from tokens.services.apiclients import api_client_create
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def wrong_password_login(base: str, finished: list) -> None:
+def wrong_password_login(base: str, finished: list, username: str = "root") -> None:
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(CookieJar())
     )
     page = opener.open(base + "/login/").read().decode()
     token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
-    form = {"csrfmiddlewaretoken": token, "username": "root"}
+    form = {"csrfmiddlewaretoken": token, "username": username}
     opener.open(base + "/login/", urllib.parse.urlencode(form).encode()).read()
     page = opener.open(base + "/login/continue/").read().decode()
     token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
@@ -85,3 +85,36 @@ def test_validations_do_not_queue_behind_password_hashing(settings):
     # Three hashes run one after another on the pages lane; the validation
     # does not wait for them (before, it came last or nearly).
     assert order.index("validate") <= 1, order
+
+
+def test_reading_a_page_does_not_wait_behind_password_hashing(settings):
+    """Fresh usernames each time (no per-name throttle applies): the password
+    posts queue on the forms lane, and GET /login/ is answered on its own."""
+    port = free_port()
+    server = start_daphne(
+        port,
+        {"SITE_URL": f"http://localhost:{port}", "TESSERA_TEST_REAL_HASHERS": "1"},
+        "slow-hashing-pages.log",
+    )
+    base = f"http://localhost:{port}"
+    finished: list = []
+    try:
+        logins = [
+            threading.Thread(
+                target=wrong_password_login, args=(base, finished, f"nobody{i}")
+            )
+            for i in range(4)
+        ]
+        for thread in logins:
+            thread.start()
+        time.sleep(0.4)  # the password forms are being posted
+        with urllib.request.urlopen(base + "/login/", timeout=30) as response:
+            assert response.status == 200
+        finished.append(("page", time.monotonic()))
+        for thread in logins:
+            thread.join(timeout=60)
+    finally:
+        stop(server)
+    order = [name for name, _ in sorted(finished, key=lambda item: item[1])]
+    assert len(order) == 5
+    assert order.index("page") <= 1, order
