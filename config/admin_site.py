@@ -19,8 +19,10 @@ from django.views.decorators.http import require_POST
 from django_otp.admin import OTPAdminSite
 
 from config.charts import stacked_bars
+from tokens.addresses import request_ip
 from tokens.dashboard import dashboard_figures, user_overview
 from tokens.models import Token
+from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.lifecycle import token_unlock
 
@@ -31,6 +33,7 @@ PUSH_COLORS = {
     "expired": "#8c959f",
 }
 FAILURE_COLORS = {"failed validations": "#cf222e"}
+ADMIN_AUDITED = "tessera_admin_audited"  # session: the device audited for it
 
 
 class TesseraAdminSite(OTPAdminSite):
@@ -39,6 +42,28 @@ class TesseraAdminSite(OTPAdminSite):
 
     def __init__(self, name: str = "admin"):
         super().__init__(name)
+
+    def has_permission(self, request) -> bool:
+        """django-otp's check (staff, active, OTP-verified); the first admin
+        request of each verified session is audited as ``admin.login``,
+        whichever page the staff user logged in from."""
+        allowed = super().has_permission(request)
+        session = getattr(request, "session", None)
+        device = getattr(request.user, "otp_device", None)
+        mark = getattr(device, "persistent_id", "")
+        if allowed and session is not None and session.get(ADMIN_AUDITED) != mark:
+            session[ADMIN_AUDITED] = mark
+            audit_record(
+                action="admin.login",
+                outcome="success",
+                actor=request.user.get_username(),
+                username=request.user.get_username(),
+                serial=getattr(device, "serial", ""),
+                source="portal",
+                ip=request_ip(request),
+                **({} if hasattr(device, "serial") else {"device": mark}),
+            )
+        return allowed
 
     def login(self, request, extra_context=None):
         index = reverse("admin:index", current_app=self.name)

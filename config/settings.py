@@ -237,6 +237,10 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Tessera <tessera@localhost>")
 
 # Bodies are small JSON documents; anything larger is refused with a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
+# How long a login lasts (the session cookie's age).
+SESSION_COOKIE_AGE = envint("TESSERA_SESSION_HOURS", 12) * 3600
+# Larger bodies are refused (413) by the server before they are read.
+TESSERA_MAX_BODY_BYTES = envint("TESSERA_MAX_BODY_BYTES", 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

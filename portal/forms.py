@@ -31,7 +31,15 @@ class LoginForm(forms.Form):
         max_length=24,
         help_text=_("With a server PIN, type the PIN then the passcode."),
         error_messages={"invalid": _("A passcode is 6 to 24 letters or digits.")},
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text"}
+        ),
     )
+
+    def __init__(self, *args, need_password: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not need_password:  # typed a moment ago, on the one password form
+            del self.fields["password"]
 
 
 class CodeForm(forms.Form):

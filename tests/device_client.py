@@ -179,11 +179,13 @@ class Device:
         """A version 1 answer, or version 2 with ``otp`` (the PIN proof).
 
         Left out, ``otp`` follows the protocol: a token-PIN token proves its
-        PIN (version 2) when approving; ``otp=""`` forces version 1.
+        PIN (version 2) when approving or reporting fraud; ``otp=""`` forces
+        version 1.
         """
         if otp is None:
             token_pin = self.policy.get("pin_mode") == "token"
-            otp = self.code() if token_pin and decision == "approve" else ""
+            proves = decision in ("approve", "fraud")
+            otp = self.code() if token_pin and proves else ""
         number_text = "" if number in ("", None) else str(number)
         signed = (
             f"tessera/v2/answer|{challenge_id}|{decision}|{number_text}|{otp}"

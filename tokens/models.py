@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device
 
+PUSH_LIFETIME_MAX = 600  # seconds; the relying-party API's uniform bound
+
 
 class Policy(models.Model):
     class OtpKind(models.TextChoices):
@@ -132,7 +134,8 @@ class Policy(models.Model):
         help_text=_("Time steps accepted either side of now (TOTP)."),
     )
     push_lifetime_seconds = models.PositiveIntegerField(
-        default=120, validators=[MinValueValidator(15), MaxValueValidator(600)]
+        default=120,
+        validators=[MinValueValidator(15), MaxValueValidator(PUSH_LIFETIME_MAX)],
     )
     max_tokens_per_user = models.PositiveSmallIntegerField(
         default=5, validators=[MinValueValidator(1)]

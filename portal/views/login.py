@@ -28,12 +28,11 @@ from portal.views.common import (
     session_push,
 )
 from tokens.consumers import PUSH_SESSION_KEY
-from tokens.models import Passkey, PushChallenge
+from tokens.models import PushChallenge
 from tokens.services import portal as portal_service
 from tokens.services.alerts import attack_alert_send
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
-from tokens.services.push import push_tokens
 from tokens.services.throttle import allow
 
 
@@ -73,16 +72,17 @@ def complete_login(request, user, device) -> str:
     trust_this_browser(request, user.get_username())
     request.session.pop(PASSWORD_CHECKED, None)
     next_url = request.session.pop(LOGIN_NEXT, "")
-    if next_url.startswith(reverse("admin:index")):
+    if next_url.startswith(reverse("admin:index")) and not user.is_staff:
+        # A staff login is audited by the admin itself, on its first page.
         audit_record(
             action="admin.login",
-            outcome="success" if user.is_staff else "failure",
+            outcome="failure",
             actor=user.get_username(),
             username=user.get_username(),
             serial=getattr(device, "serial", ""),
             source="portal",
             ip=client_ip(request),
-            **({} if user.is_staff else {"reason": "not staff"}),
+            reason="not staff",
             **({"passkey": device.pk} if not hasattr(device, "serial") else {}),
         )
     return next_url or reverse("portal:dashboard")
@@ -90,6 +90,11 @@ def complete_login(request, user, device) -> str:
 
 def _logged_in(request, user, device):
     return redirect(complete_login(request, user, device))
+
+
+def _password_checked(request, username: str) -> None:
+    """The password of ``username`` was right here, just now."""
+    request.session[PASSWORD_CHECKED] = {"username": username, "at": time.time()}
 
 
 def password_ok_user(request):
@@ -112,18 +117,14 @@ def login_continue(request):
     username = request.session.get(LOGIN_USERNAME)
     if not username:
         return redirect("portal:login")
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    # Password first, the same form for everyone: unknown users, users with a
-    # push token and users with no authenticator yet cannot be told apart
-    # before the password is right.
-    if request.GET.get("method") != "passcode" and (
-        user is None
-        or push_tokens(user)
-        or Passkey.objects.filter(user=user).exists()
-        or not portal_service.usable_tokens(user)
-    ):
+    # Password first, the same form and the same work for everyone: unknown
+    # users, users without an authenticator, push users and passcode-only
+    # users cannot be told apart before the password is right (a GET looks
+    # nobody up). The passcode form comes after it, or when chosen.
+    if request.GET.get("method") != "passcode":
         return _login_with_push(request, username)
-    form = LoginForm(request.POST or None)
+    checked = password_ok_user(request)
+    form = LoginForm(request.POST or None, need_password=checked is None)
     if (
         request.method == "POST"
         and form.is_valid()
@@ -134,7 +135,9 @@ def login_continue(request):
                 request=request,
                 username=username,
                 ip=client_ip(request),
-                **form.cleaned_data,
+                password=form.cleaned_data.get("password", ""),
+                passcode=form.cleaned_data["passcode"],
+                user=checked,
             )
         except ServiceError as exc:  # every token locked: say why, until when
             form.add_error(None, exc.detail)
@@ -218,7 +221,8 @@ def _login_with_push(request, username: str):
             if step == "push":
                 return _send_push(request, user)
         except ServiceError as exc:
-            if exc.code == "use_passcode":
+            if exc.code == "use_passcode":  # the password was right
+                _password_checked(request, username)
                 return redirect(reverse("portal:login-continue") + "?method=passcode")
             form.add_error(None, exc.detail)
         else:
@@ -228,10 +232,7 @@ def _login_with_push(request, username: str):
                 save_wizard(request, user, {"password_ok": True})
                 return redirect("portal:add")
             if step == "passkey":
-                request.session[PASSWORD_CHECKED] = {
-                    "username": username,
-                    "at": time.time(),
-                }
+                _password_checked(request, username)
                 return redirect("portal:login-passkey")
             _audit_failed_admin_login(request, username)
             form.add_error(None, _("That password is not right."))
@@ -265,7 +266,7 @@ def _send_push(request, user):
     remember_push(request, challenge, "login")
     # The phone may be lost: a backup code or "I lost my phone" need no
     # second typing of the password for five minutes.
-    request.session[PASSWORD_CHECKED] = {"username": username, "at": time.time()}
+    _password_checked(request, username)
     return redirect("portal:login-push")
 
 

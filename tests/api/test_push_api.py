@@ -179,7 +179,7 @@ def test_a_denial_is_reported_with_the_fraud_flag(rp, user, enroll):
     challenge_id = start(rp).json()["id"]
     response = rp.post(
         "/api/v1/device/answer",
-        device.answer_frame(challenge_id, "fraud", ""),
+        device.answer_frame(challenge_id, "fraud", "", otp=device.code()),
         format="json",
     )
     assert response.status_code == 200

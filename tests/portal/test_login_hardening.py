@@ -201,3 +201,85 @@ def test_all_unknown_browsers_together_get_a_bounded_number_of_checks(
         stranger.post("/login/", {"username": f"nobody{i}"})
         stranger.post("/login/continue/", {"password": "guess"})
     assert len(hashed) == 5
+
+
+def _form_without_name(page: str, username: str) -> str:
+    page = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+    return page.replace(username, "NAME")
+
+
+def test_everyone_gets_the_same_password_form_with_the_same_work(
+    user, enroll, make_policy
+):
+    """Unknown users, users without a token, push users and passcode-only
+    users: one form, and the same database work, until the password is right
+    (it once split them into two forms, and its timing into four groups)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    get_user_model().objects.create_user("notoken", "n@example.com", PASSWORD)
+    push = get_user_model().objects.create_user("pushy", "p@example.com", PASSWORD)
+    enroll(push)
+    enroll(user, make_policy(push_enabled=False, pin_mode="none"))  # alice
+    pages, queries = {}, {}
+    for name in ("nobody", "notoken", "pushy", "alice"):
+        client = Client()
+        client.post("/login/", {"username": name})
+        with CaptureQueriesContext(connection) as seen:
+            page = client.get("/login/continue/").content.decode()
+        pages[name] = _form_without_name(page, name)
+        queries[name] = [q["sql"] for q in seen.captured_queries]
+    assert len(set(pages.values())) == 1
+    assert 'name="passcode"' not in pages["alice"]
+    assert not any("auth_user" in sql for sqls in queries.values() for sql in sqls)
+
+
+def test_a_passcode_only_user_gets_the_passcode_form_after_the_password(
+    client, user, enroll, make_policy
+):
+    device = enroll(user, make_policy(push_enabled=False, pin_mode="none"))
+    to_password_form(client)
+    wrong = client.post("/login/continue/", {"password": "wrong"})
+    assert "password is not right" in wrong.content.decode()
+    right = client.post("/login/continue/", {"password": PASSWORD})
+    assert right.url == "/login/continue/?method=passcode"
+    form = client.get(right.url).content.decode()
+    assert 'name="passcode"' in form and 'name="password"' not in form
+    done = client.post(right.url, {"passcode": device.code(time.time() + 30)})
+    assert done.url == "/authenticators/"
+
+
+def test_a_push_answer_does_not_reveal_the_users_policy(rp, user, enroll, make_policy):
+    enroll(user, make_policy(push_lifetime_seconds=45))
+
+    def offset(username):
+        body = rp.post(
+            "/api/v1/auth/push",
+            {"username": username, "application": "VPN"},
+            format="json",
+        ).json()
+        from tokens.models import PushChallenge
+
+        created = PushChallenge.objects.get(pk=body["id"]).created_at
+        from datetime import datetime
+
+        return datetime.fromisoformat(body["expires"]) - created
+
+    assert offset("alice") == offset("nobody")
+
+
+def test_a_staff_login_from_the_start_page_is_audited_when_the_admin_opens(
+    client, root, make_policy, enroll
+):
+    device = enroll(root, make_policy(push_enabled=False, pin_mode="none"))
+    to_password_form(client, "root")  # no next=/admin/: the start page
+    assert passcode_login(client, device).url == "/authenticators/"
+    assert not AuditEvent.objects.filter(action="admin.login").exists()
+    assert client.get("/admin/").status_code == 200
+    client.get("/admin/")  # the same session: audited once
+    event = AuditEvent.objects.get(action="admin.login")
+    assert (event.outcome, event.username, event.serial) == (
+        "success",
+        "root",
+        device.serial,
+    )

@@ -221,7 +221,9 @@ def test_fraud_locks_the_tokens_audits_and_emails(
     device, other = enroll(user), enroll(user)
     challenge = create(ip="198.51.100.9")
     with django_capture_on_commit_callbacks(execute=True):
-        result = answer(device, challenge, decision="fraud", number="")
+        result = answer(
+            device, challenge, decision="fraud", number="", otp=device.code()
+        )
     assert (result.state, result.reason) == ("denied", "fraud")
     assert set(Token.objects.filter(user=user).values_list("state", flat=True)) == {
         "locked"
@@ -231,12 +233,28 @@ def test_fraud_locks_the_tokens_audits_and_emails(
     assert "198.51.100.9" in message.body and other.serial in message.body
 
 
+def test_a_fraud_report_without_the_pin_proof_locks_nothing(user, enroll):
+    """A copy of the phone's storage can sign answers but not prove the token
+    PIN: it must not lock the user's tokens with "This wasn't me"."""
+    device = enroll(user)  # the default policy has a token PIN
+    challenge = create()
+    with pytest.raises(ServiceError) as refused:
+        answer(device, challenge, decision="fraud", number="", otp="")
+    assert refused.value.code == "proof_required"
+    assert set(Token.objects.filter(user=user).values_list("state", flat=True)) == {
+        "active"
+    }
+    challenge.refresh_from_db()
+    assert challenge.state == "pending"
+    assert not AuditEvent.objects.filter(action="push.fraud").exists()
+
+
 def test_fraud_does_not_lock_when_the_policy_says_not_to(
     user, enroll, make_policy, django_capture_on_commit_callbacks
 ):
     device = enroll(user, make_policy(push_fraud_lock=False))
     with django_capture_on_commit_callbacks(execute=True):
-        answer(device, create(), decision="fraud", number="")
+        answer(device, create(), decision="fraud", number="", otp=device.code())
     assert Token.objects.get(serial=device.serial).state == "active"
     assert any("did not start" in m.subject for m in mail.outbox)
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.http import AsyncHttpConsumer
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.utils import timezone
 
 from tokens.addresses import scope_ip
@@ -77,12 +78,50 @@ async def wait_for_outcome(challenge_id, client: str, wait: int) -> dict | None:
         await layer.group_discard(group, channel)
 
 
+def _secure(scope) -> bool:
+    """Whether the request came over HTTPS, as Django's ``is_secure`` says
+    (the proxy's header counts only where ``SECURE_PROXY_SSL_HEADER`` says)."""
+    if scope.get("scheme") == "https":
+        return True
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if not proxy:
+        return False
+    name = proxy[0].removeprefix("HTTP_").replace("_", "-").lower().encode()
+    return any(
+        key == name and value.decode("latin-1") == proxy[1]
+        for key, value in scope.get("headers", [])
+    )
+
+
+def security_headers(scope) -> list[tuple[bytes, bytes]]:
+    """The headers Django's security middleware gives every page, for the
+    answers this consumer writes itself (they bypass the middleware)."""
+    headers = [
+        (b"X-Content-Type-Options", b"nosniff"),
+        (b"X-Frame-Options", settings.X_FRAME_OPTIONS.encode()),
+        (
+            b"Referrer-Policy",
+            (settings.SECURE_REFERRER_POLICY or "same-origin").encode(),
+        ),
+        (b"Cross-Origin-Opener-Policy", b"same-origin"),
+    ]
+    if _secure(scope) and settings.SECURE_HSTS_SECONDS:
+        hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            hsts += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            hsts += "; preload"
+        headers.append((b"Strict-Transport-Security", hsts.encode()))
+    return headers
+
+
 async def json_response(consumer, status: int, body: dict, *extra) -> None:
     data = json.dumps(body).encode()
     headers = [
         (b"Content-Type", b"application/json"),
         (b"Content-Length", str(len(data)).encode()),
         (b"Cache-Control", b"no-store"),
+        *security_headers(consumer.scope),
         *extra,
     ]
     await consumer.send_response(status, data, headers=headers)

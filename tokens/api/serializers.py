@@ -199,7 +199,10 @@ class PushCreateResponse(serializers.Serializer):
         help_text="Show it to the user, who picks it on the phone (null: no "
         "number matching).",
     )
-    expires = serializers.DateTimeField()
+    expires = serializers.DateTimeField(
+        help_text="The latest the request can be answered: one bound for every "
+        "user (the user's policy may end it sooner; waiting tells the outcome)."
+    )
 
 
 class AnswerRequest(StrictSerializer):

@@ -5,6 +5,8 @@ Thin: validate the body, call one service, shape the answer.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -16,6 +18,7 @@ from tokens.api import serializers as s
 from tokens.api.authentication import ApiKeyAuthentication, IsApiClient
 from tokens.api.parsers import StrictJSONParser
 from tokens.api.throttling import ClientScopedRateThrottle
+from tokens.models import PUSH_LIFETIME_MAX
 from tokens.services.enrollment import enrollment_activate, token_confirm
 from tokens.services.errors import ServiceError
 from tokens.services.otp import validate_passcode
@@ -47,6 +50,12 @@ class JsonAPIView(APIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonOnly
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Answers about codes and logins: never stored by a cache on the way.
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     def body(self, serializer_class):
         serializer = serializer_class(data=self.request.data)
@@ -156,7 +165,11 @@ class PushView(JsonAPIView):
                 "id": str(challenge.pk),
                 "state": challenge.state,
                 "number": challenge.number,
-                "expires": challenge.expires_at.isoformat(),
+                # The same bound for every user: the user's own policy (which
+                # may end it sooner; the wait says so) is not told.
+                "expires": (
+                    challenge.created_at + timedelta(seconds=PUSH_LIFETIME_MAX)
+                ).isoformat(),
             },
             status=201,
         )

@@ -50,9 +50,16 @@ def _refuse_locked(tokens, username: str, ip) -> None:
 
 
 def portal_login_check(
-    *, request, username: str, password: str, passcode: str, ip: str | None = None
+    *,
+    request,
+    username: str,
+    password: str,
+    passcode: str,
+    ip: str | None = None,
+    user=None,
 ) -> tuple[object | None, Token | None]:
-    """Password, then (PIN +) passcode against the user's tokens.
+    """Password, then (PIN +) passcode against the user's tokens; ``user``
+    when this session proved the password a moment ago.
 
     Returns (user, token) on success, (None, None) otherwise; which factor
     failed is audited, not told.
@@ -69,7 +76,8 @@ def portal_login_check(
         )
         return None, None
 
-    user = authenticate(request, username=username, password=password)
+    if user is None:
+        user = authenticate(request, username=username, password=password)
     if user is None:
         return refuse("password")
     tokens = usable_tokens(user)

@@ -82,15 +82,20 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
     }
     answering = true;
     let proof = "";
-    if (decision === "approve" && needsUnlock(record)) {
+    // Approving and reporting both prove the token PIN (a report locks tokens).
+    if ((decision === "approve" || decision === "fraud") && needsUnlock(record)) {
       const seed = await unlock(record, {
         back: () => { answering = false; render(); },
         onWiped: (notice) => finish("Token removed", notice, "error"),
-        lead: `Type the PIN of ${tokenTitle(record)} to approve the login to ${challenge.application}.`,
+        lead: decision === "fraud"
+          ? `Type the PIN of ${tokenTitle(record)} to report the login to ${challenge.application}.`
+          : `Type the PIN of ${tokenTitle(record)} to approve the login to ${challenge.application}.`,
       });
       if (!seed) {
         answering = false;
-        return render("Not approved: the fingerprint was not confirmed.");
+        return render(decision === "fraud"
+          ? "Not reported: the PIN or fingerprint was not confirmed."
+          : "Not approved: the fingerprint was not confirmed.");
       }
       // A version 2 answer carries the current code, so the server can tell a
       // right token PIN from a wrong one (which opens a plausible wrong seed).

@@ -125,7 +125,9 @@ def push_answer(
             refusal = ServiceError("expired", "This request has expired.", status=410)
         elif (
             challenge.state == S.PENDING
-            and decision == "approve"
+            # A fraud report locks tokens: a copy of the phone's storage must
+            # not do that without the PIN either.
+            and decision in ("approve", "fraud")
             and (problem := _proof_refusal(token, otp, challenge.username, source))
         ):
             refusal = problem
@@ -184,8 +186,8 @@ def _proof_refusal(token: Token, otp: str, username: str, source: str):
         if token.push_proof or token.policy.pin_mode == Policy.PinMode.TOKEN:
             return ServiceError(
                 "proof_required",
-                "This token has a token PIN: approving needs the PIN's proof "
-                "(a version 2 answer with a current code).",
+                "This token has a token PIN: approving or reporting needs the "
+                "PIN's proof (a version 2 answer with a current code).",
                 status=403,
             )
         return None

@@ -136,8 +136,6 @@ def device_poll(
     token = _timed_request("device.poll", "poll", serial, timestamp, signature, ip, now)
     info = token_info(token)
     return {
-        "challenges": push_pending_payloads([token.serial])
-        if token.takes_push
-        else [],
+        "challenges": push_pending_payloads([token.serial]) if token.takes_push else [],
         **({"token": info} if info else {}),
     }
