@@ -40,6 +40,7 @@ def portal_login(desktop, live, passcode, shot=None):
     desktop.fill("#id_username", "alice")
     desktop.click("#submit")
     desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")  # one password form for everyone, then the passcode
     desktop.fill("#id_passcode", passcode)
     desktop.click("#submit")
     expect(desktop.locator("#tokens")).to_contain_text("Active")
