@@ -273,3 +273,18 @@ def test_an_unknown_user_costs_the_same_work_as_a_wrong_code(device, monkeypatch
     shape = lambda q: q["sql"].split()[0]  # noqa: E731
     assert [shape(q) for q in known] == [shape(q) for q in unknown]
     assert opened == [1, 1]
+
+
+def test_django_otps_match_token_checks_a_passcode_once(user, enroll, make_policy):
+    """django-otp's own entry points (``match_token``, ``Device.verify_token``)
+    reach the one passcode check, which the model does not import."""
+    from django_otp import match_token
+
+    device = enroll(user, make_policy(pin_mode="none", push_enabled=False))
+    code = device.code(time.time() + 30)
+    token = match_token(user, code)
+    assert token is not None and token.serial == device.serial
+    assert match_token(user, code) is None  # spent
+    assert AuditEvent.objects.filter(
+        action="otp.validate", source="django-otp", outcome="success"
+    ).exists()

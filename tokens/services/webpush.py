@@ -39,6 +39,7 @@ from tokens import crypto
 from tokens.models import Token
 from tokens.outbound import Refused, parse_strict, pinned_session
 from tokens.services.audit import audit_record
+from tokens.services.devicekeys import device_refusal, device_token, signed_by
 from tokens.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -114,14 +115,12 @@ def webpush_subscribe(
 ) -> str:
     """PROTOCOL §6: register, replace or (empty endpoint) remove a token's
     subscription; returns ``"subscribed"`` or ``"unsubscribed"``."""
-    from tokens.services.push.devices import _device_refusal, _device_token, _signed_by
-
     if not webpush_enabled():
         raise ServiceError("webpush_off", "Web Push is off on this server.", status=404)
-    token = _device_token(serial)
+    token = device_token(serial)
     text = f"tessera/v1/webpush|{serial}|{endpoint}|{p256dh}|{auth}"
-    if token is None or not _signed_by(token, signature, text):
-        raise _device_refusal(
+    if token is None or not signed_by(token, signature, text):
+        raise device_refusal(
             "webpush.subscribe",
             serial,
             ip,

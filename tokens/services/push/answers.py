@@ -12,11 +12,11 @@ from tokens.events import announce_push_state
 from tokens.models import LOCK_FRAUD, TAKES_PUSH, Policy, PushChallenge, Token
 from tokens.prepared import PreparedSelect, update_where
 from tokens.services.audit import audit_record
+from tokens.services.devicekeys import signed_by
 from tokens.services.errors import ServiceError
 from tokens.services.notify import send_templated
 from tokens.services.otp import token_count_failure, token_proves_seed
 from tokens.services.push.challenges import S, _expire, _Link
-from tokens.services.push.devices import _signed_by
 from tokens.services.webauthn.uv import uv_check_approval, uv_required
 
 DECISIONS = ("approve", "deny", "fraud")
@@ -114,7 +114,7 @@ def push_answer(
             refusal = ServiceError(
                 "token_unusable", "This token can no longer answer.", status=403
             )
-        elif not _signed_by(token, signature, message):
+        elif not signed_by(token, signature, message):
             refusal = ServiceError(
                 "invalid_signature",
                 "The signature does not match this device's key.",

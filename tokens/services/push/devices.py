@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from tokens import crypto
 from tokens.models import Token
 from tokens.services.audit import audit_record
+from tokens.services.devicekeys import bound_token, device_refusal, signed_by
 from tokens.services.errors import ServiceError
 from tokens.services.lifecycle import token_revoke
 from tokens.services.push.challenges import push_pending_payloads
@@ -16,51 +16,13 @@ from tokens.services.tokeninfo import token_info
 POLL_SKEW_SECONDS = 60
 
 
-def _bound_token(serial) -> Token | None:
-    """The token bound to a device key, in any state: a device that proves its
-    key hears that its token was suspended or revoked (and nothing more)."""
-    if not isinstance(serial, str) or not 1 <= len(serial) <= 16:
-        return None
-    return (
-        Token.objects.filter(serial=serial, device_public_key__isnull=False)
-        .exclude(state=Token.State.ASSIGNED)  # a new activation is under way
-        .select_related("user", "policy")
-        .first()
-    )
-
-
-def _device_token(serial) -> Token | None:
-    """The active token bound to a device key (what may act: subscribe to
-    Web Push, receive requests)."""
-    token = _bound_token(serial)
-    return token if token is not None and token.state == Token.State.ACTIVE else None
-
-
-def _signed_by(token: Token, signature, message: str) -> bool:
-    return crypto.verify_signature_text(
-        bytes(token.device_public_key), signature, message
-    )
-
-
-def _device_refusal(action: str, serial, ip, detail: str) -> ServiceError:
-    """Audit a device request that proved nothing; the error to raise."""
-    audit_record(
-        action=action,
-        outcome="failure",
-        serial=serial if isinstance(serial, str) else "",
-        source="device-ws" if action == "device.connect" else "device-api",
-        ip=ip,
-    )
-    return ServiceError("invalid_signature", detail, status=403)
-
-
 def device_authenticate(
     *, serial, nonce: str, signature, ip: str | None = None
 ) -> Token:
     """PROTOCOL §4: the socket proves it holds the token's device key."""
-    token = _bound_token(serial)
-    if token is None or not _signed_by(token, signature, f"tessera/v1/ws|{nonce}"):
-        raise _device_refusal(
+    token = bound_token(serial)
+    if token is None or not signed_by(token, signature, f"tessera/v1/ws|{nonce}"):
+        raise device_refusal(
             "device.connect",
             serial,
             ip,
@@ -90,13 +52,13 @@ def _timed_request(action: str, kind: str, serial, timestamp, signature, ip, now
     """The bound token of a request signed ``'tessera/v1/<kind>|' + serial +
     '|' + time`` with a time within ±60 s; refused and audited otherwise."""
     now = time.time() if now is None else now
-    token = _bound_token(serial)
+    token = bound_token(serial)
     if (
         token is None
         or not _fresh(timestamp, now)
-        or not _signed_by(token, signature, f"tessera/v1/{kind}|{serial}|{timestamp}")
+        or not signed_by(token, signature, f"tessera/v1/{kind}|{serial}|{timestamp}")
     ):
-        raise _device_refusal(
+        raise device_refusal(
             action,
             serial,
             ip,
