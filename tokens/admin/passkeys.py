@@ -1,7 +1,4 @@
-"""Admin for passkeys and security keys: see them, revoke them (audited).
-
-Apart from ``tokens/admin.py``, which is past the size we split at.
-"""
+"""Admin for passkeys and security keys: see them, revoke them (audited)."""
 
 from __future__ import annotations
 
