@@ -1,0 +1,188 @@
+"""A device activates a token (PROTOCOL §2): the enrollment is checked, the
+device key bound, and the seed derived on both sides, never sent."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tokens import crypto
+from tokens.events import announce_token_state
+from tokens.models import Enrollment, Token
+from tokens.services import keys
+from tokens.services.audit import audit_record
+from tokens.services.enrollment.assign import DEFAULT_NAME
+from tokens.services.errors import ServiceError
+from tokens.services.keys import info_key_label
+from tokens.services.tokeninfo import announce_unbound, token_names
+from tokens.services.webpush import NO_SUBSCRIPTION, webpush_public_key
+
+
+def audit_device_step(
+    action: str, token: Token | None, refusal: ServiceError | None, ip, **detail
+) -> None:
+    audit_record(
+        action=action,
+        outcome="failure" if refusal else "success",
+        username=token.user.get_username() if token else "",
+        serial=token.serial if token else "",
+        source="device-api",
+        ip=ip,
+        **({"error": refusal.code} if refusal else detail),
+    )
+
+
+def _decode_public_key(value, field: str) -> bytes:
+    try:
+        raw = crypto.b64u_decode(value)
+        crypto.load_p256_public(raw)
+    except ValueError as exc:
+        raise ServiceError(
+            "invalid_request",
+            f"{field} must be a base64url P-256 public key (65-byte point).",
+        ) from exc
+    return raw
+
+
+def _enrollment_refusal(enrollment: Enrollment) -> ServiceError | None:
+    restart = enrollment.used_at and enrollment.awaits_confirmation
+    if (enrollment.used_at and not restart) or enrollment.voided_at:
+        return ServiceError(
+            "already_used",
+            "This activation string has been used or replaced. "
+            "Ask for a new one from the self-enrollment page or your administrator.",
+        )
+    if enrollment.expires_at <= timezone.now():
+        return ServiceError(
+            "expired",
+            "This activation string has expired. Ask for a new one.",
+        )
+    if enrollment.attempts >= enrollment.token.policy.activation_attempts:
+        return ServiceError(
+            "too_many_attempts",
+            "This activation string was tried too many times. Ask for a new one.",
+        )
+    return None
+
+
+def enrollment_activate(
+    *,
+    activation: str,
+    ecdh_public_key: str,
+    device_public_key: str,
+    device_name: str = "",
+    platform: str = "",
+    ip: str | None = None,
+) -> dict:
+    """Run PROTOCOL §2 for a device; return the answer body.
+
+    A wrong code counts an attempt (committed even though the call fails);
+    a right one binds the token to the device key and a freshly derived seed.
+    """
+    try:
+        parsed = crypto.activation_parse(activation)
+    except crypto.ActivationStringError as exc:
+        raise ServiceError(exc.code, str(exc)) from exc
+    ecdh_raw = _decode_public_key(ecdh_public_key, "ecdh_public_key")
+    device_raw = _decode_public_key(device_public_key, "device_public_key")
+
+    refusal: ServiceError | None = None
+    with transaction.atomic():
+        enrollment = (
+            Enrollment.objects.select_for_update()
+            .select_related("token__policy", "token__user")
+            .filter(enrollment_id=parsed.enrollment_id.hex())
+            .first()
+        )
+        if enrollment is None:
+            refusal = ServiceError(
+                "invalid_activation",
+                "This activation string is not known here. Check that it is for "
+                "this server, or ask for a new one.",
+            )
+        else:
+            refusal = _enrollment_refusal(enrollment)
+        if refusal is None and not crypto.constant_time_equal(
+            enrollment.code_digest, crypto.sha256_hex(parsed.code)
+        ):
+            Enrollment.objects.filter(pk=enrollment.pk).update(
+                attempts=F("attempts") + 1
+            )
+            refusal = ServiceError(
+                "invalid_activation",
+                "This activation string is not valid. Check it, or ask for a new one.",
+            )
+        if refusal is None:
+            if enrollment.used_at:  # a restart: it counts, so restarts are few
+                Enrollment.objects.filter(pk=enrollment.pk).update(
+                    attempts=F("attempts") + 1
+                )
+            response = _bind_device(
+                enrollment, ecdh_raw, device_raw, device_name[:64], platform[:32]
+            )
+        audit_device_step(
+            "enrollment.activate",
+            enrollment.token if enrollment else None,
+            refusal,
+            ip,
+            device=device_name[:64],
+            **({"restart": True} if enrollment and enrollment.used_at else {}),
+        )
+    if refusal:
+        raise refusal
+    return response
+
+
+def _bind_device(
+    enrollment: Enrollment,
+    ecdh_raw: bytes,
+    device_raw: bytes,
+    device_name: str,
+    platform: str,
+) -> dict:
+    token = enrollment.token
+    policy = token.policy
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    seed, info_key = crypto.derive_keys(
+        private_key=server_key,
+        peer_public=crypto.load_p256_public(ecdh_raw),
+        enrollment_id=bytes.fromhex(enrollment.enrollment_id),
+        serial=token.serial,
+        algorithm=policy.algorithm,
+    )
+    announce_unbound(token)  # the device it was bound to, if any, stops here
+    announce_token_state(token.serial, Token.State.ASSIGNED)  # pages that watch
+    if token.name == DEFAULT_NAME:
+        # Named for where it lives, so two tokens of one account differ.
+        token.name = f"{device_name or 'Authenticator'} ({token.serial[-4:]})"
+    Token.objects.filter(pk=token.pk).update(
+        name=token.name,
+        seed_encrypted=keys.seal_seed(seed, serial=token.serial),
+        info_key_sealed=keys.seal_seed(info_key, serial=info_key_label(token.serial)),
+        device_public_key=device_raw,
+        device_name=device_name,
+        platform=platform,
+        state=Token.State.ASSIGNED,
+        confirmed=False,
+        last_t=-1,
+        counter=0,
+        drift=0,
+        failure_count=0,
+        server_pin_digest="",
+        activated_at=None,
+        **NO_SUBSCRIPTION,  # a new device subscribes for itself
+    )
+    Enrollment.objects.filter(pk=enrollment.pk).update(used_at=timezone.now())
+    return {
+        "serial": token.serial,
+        "label": token.user.email or token.user.get_username(),
+        **token_names(token),
+        "server_ecdh_public_key": crypto.b64u_encode(
+            crypto.export_p256_public(server_key.public_key())
+        ),
+        "otp": policy.otp_description(),
+        "policy": policy.device_policy(),
+        **({"webpush_public_key": vapid} if (vapid := webpush_public_key()) else {}),
+    }
