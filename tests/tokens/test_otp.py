@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from tokens.models import AuditEvent, Token
 from tokens.services import lifecycle
-from tokens.services.otp import token_resync, validate_passcode
+from tokens.services.otp import validate_passcode
+from tokens.services.resync import token_resync
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from tokens.models import (
 from tokens.services import lifecycle
 from tokens.services.enrollment import enrollment_issue
 from tokens.services.errors import ServiceError
-from tokens.services.otp import token_resync
 from tokens.services.portal import token_rename
+from tokens.services.resync import token_resync
 
 
 class EnrollmentInline(admin.TabularInline):

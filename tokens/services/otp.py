@@ -21,21 +21,18 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from tokens import crypto, oath
-from tokens.models import LOCK_PASSCODES, LOCK_PROOFS, Policy, Token
+from tokens.models import Policy, Token
 from tokens.prepared import PreparedSelect, update_where
 from tokens.services import keys
-from tokens.services.alerts import attack_alert_send
-from tokens.services.audit import audit_record, audit_token_act
+from tokens.services.audit import audit_record
 from tokens.services.backup import backup_code_validate, looks_like_backup_code
+from tokens.services.lockout import audit_locks, auto_unlock, count_failures
 from tokens.services.pins import pin_rule_error
-from tokens.services.tokeninfo import announce_token_info
 
 HOTP_LOOKAHEAD = 10
 _DUMMY_SERIAL = "TSR-0000-0000"
@@ -77,28 +74,6 @@ def _check_pin(token: Token, pin: str) -> bool:
     return crypto.constant_time_equal(digest, token.server_pin_digest)
 
 
-def _auto_unlock(token: Token, username: str) -> None:
-    now = timezone.now()
-    if (
-        token.state == Token.State.LOCKED
-        and token.locked_until is not None
-        and token.locked_until <= now
-    ):
-        unlocked = Token.objects.filter(
-            pk=token.pk, state=Token.State.LOCKED, locked_until__lte=now
-        ).update(
-            state=Token.State.ACTIVE, failure_count=0, locked_until=None, lock_reason=""
-        )
-        if unlocked:
-            token.state, token.failure_count, token.locked_until = "active", 0, None
-            audit_record(
-                action="token.auto_unlock",
-                outcome="info",
-                username=username,
-                serial=token.serial,
-            )
-
-
 def _consume(token: Token, mark: str, value: int, guard: str, when, pin_to_set):
     """The one conditional UPDATE that spends a code: ``mark`` (counter or
     last_t) moves to ``value`` only if it still satisfies ``guard`` against
@@ -128,7 +103,7 @@ def _success_fields(now, pin_to_set: str | None, token: Token) -> dict:
 
 def _match(token: Token, passcode: str, now: float, username: str) -> Match:
     """Check ``passcode`` against one token and consume it if right."""
-    _auto_unlock(token, username)
+    auto_unlock(token, username)
     if token.state != Token.State.ACTIVE or not token.seed_encrypted:
         return Match.UNUSABLE
     policy = token.policy
@@ -167,82 +142,6 @@ def _dummy_match(passcode: str, now: float) -> None:
     step = oath.time_step(now, 30)
     for t in range(step - 1, step + 2):
         crypto.constant_time_equal(oath.hotp(seed, t, digits=6), passcode[-6:])
-
-
-def _count_failures(tokens: list[Token], reason: str = LOCK_PASSCODES) -> list[str]:
-    """Add one failure to each token; lock those at the threshold.
-
-    ``reason`` is what failed: wrong passcodes lock against passcodes only
-    (login requests still reach the token: a stranger's guesses must not keep
-    the user out); wrong token-PIN proofs (``LOCK_PROOFS``) come from the
-    device's holder, so they lock the token against approvals too, at once
-    when it is already locked against passcodes: PIN guesses stay bounded.
-
-    The count comes back from the same UPDATE (``RETURNING``), so concurrent
-    failures each see their own total. With no token it runs the same
-    statement on no row (a user without tokens must not answer faster than
-    one with a wrong code).
-    """
-    locked = []
-    for token in tokens or [None]:
-        counted = update_where(
-            Token,
-            increment={"failure_count": 1},
-            where={"id": ("=", token.pk if token else 0)},  # no token has pk 0
-            returning=("failure_count", "state", "lock_reason"),
-        )
-        if not counted or token is None:
-            continue
-        failures, state, was = counted[0]
-        escalate = (
-            state == Token.State.LOCKED
-            and was == LOCK_PASSCODES
-            and reason == LOCK_PROOFS
-        )
-        if escalate or (
-            state == Token.State.ACTIVE and failures >= token.policy.lockout_threshold
-        ):
-            minutes = lock_minutes(token.policy, token.lockouts)
-            now = timezone.now()
-            Token.objects.filter(pk=token.pk, state=state).update(
-                state=Token.State.LOCKED,
-                locked_until=now + timedelta(minutes=minutes) if minutes else None,
-                lock_reason=reason,
-                lockouts=F("lockouts") + 1,
-            )
-            announce_token_info(token)
-            locked.append(token.serial)
-    return locked
-
-
-def lock_minutes(policy: Policy, lockouts: int) -> int:
-    """How long the next lock lasts after ``lockouts`` earlier ones: the
-    policy's delay doubled each time, capped; 0 means until an admin acts."""
-    first = policy.auto_unlock_minutes
-    if not first:
-        return 0
-    return min(first * 2 ** min(lockouts, 30), policy.auto_unlock_max_minutes)
-
-
-def _audit_locks(serials: list[str], username: str, source: str) -> None:
-    """Audit the locks, and tell the user someone is guessing."""
-    for serial in serials:
-        audit_record(
-            action="token.lock",
-            outcome="info",
-            username=username,
-            serial=serial,
-            source=source,
-            reason="lockout threshold reached",
-        )
-    if serials:
-        attack_alert_send(username=username, what="passcodes", serials=serials)
-
-
-def token_count_failure(*, token: Token, username: str, source: str) -> None:
-    """One wrong token-PIN proof for ``token`` (it counts as a wrong passcode
-    does): it locks the token at the policy's threshold, for approvals too."""
-    _audit_locks(_count_failures([token], LOCK_PROOFS), username, source)
 
 
 def token_proves_seed(token: Token, otp: str, now: float | None = None) -> bool:
@@ -305,7 +204,7 @@ def verify_tokens(
         )
         return Outcome(True, accepted)
     counted = [t for t, m in results if m in (Match.WRONG, Match.REPLAY)]
-    locked = _count_failures(counted)
+    locked = count_failures(counted)
     reasons = {t.serial: m.value for t, m in results}
     audit_record(
         action="otp.validate",
@@ -320,7 +219,7 @@ def verify_tokens(
         **({"locked": locked} if locked else {}),
         **({} if tokens else {"reason": "no usable token or unknown user"}),
     )
-    _audit_locks(locked, username, source)
+    audit_locks(locked, username, source)
     return Outcome(False)
 
 
@@ -382,45 +281,3 @@ def token_verify_passcode(*, token: Token, passcode: str, source: str) -> bool:
         source=source,
     )
     return outcome.accepted
-
-
-def token_resync(
-    *, token: Token, first: str, second: str, actor: str, now: float | None = None
-) -> bool:
-    """Resynchronise from two consecutive codes (HOTP counter or TOTP drift)."""
-    now = time.time() if now is None else now
-    policy = token.policy
-    seed = keys.open_seed(token.seed_encrypted, serial=token.serial)
-
-    def code(n: int) -> str:
-        return oath.hotp(seed, n, digits=policy.digits, algorithm=policy.algorithm)
-
-    if policy.otp_kind == Policy.OtpKind.EVENT:
-        candidates = range(token.counter, token.counter + 1000)
-    else:
-        step = oath.time_step(now, policy.period)
-        # Within ±100 steps (50 minutes at 30 s), nearest first.
-        candidates = sorted(range(step - 100, step + 101), key=lambda s: abs(s - step))
-    found = None
-    for n in candidates:
-        if crypto.constant_time_equal(code(n), first) and crypto.constant_time_equal(
-            code(n + 1), second
-        ):
-            found = n
-            break
-    if found is not None:
-        if policy.otp_kind == Policy.OtpKind.EVENT:
-            Token.objects.filter(pk=token.pk).update(counter=found + 2, failure_count=0)
-        else:
-            Token.objects.filter(pk=token.pk).update(
-                drift=found + 1 - oath.time_step(now, policy.period),
-                last_t=found + 1,
-                failure_count=0,
-            )
-    audit_token_act(
-        action="token.resync",
-        token=token,
-        actor=actor,
-        outcome="success" if found is not None else "failure",
-    )
-    return found is not None

@@ -14,8 +14,9 @@ from tokens.prepared import PreparedSelect, update_where
 from tokens.services.audit import audit_record
 from tokens.services.devicekeys import signed_by
 from tokens.services.errors import ServiceError
+from tokens.services.lockout import token_count_failure
 from tokens.services.notify import send_templated
-from tokens.services.otp import token_count_failure, token_proves_seed
+from tokens.services.otp import token_proves_seed
 from tokens.services.push.challenges import S, _expire, _Link
 from tokens.services.webauthn.uv import uv_check_approval, uv_required
 
