@@ -210,7 +210,7 @@ def test_a_frame_that_fails_unexpectedly_closes_with_1011_and_frees_the_slot(
     def broken(**kwargs):
         raise RuntimeError("a fault nobody foresaw")
 
-    monkeypatch.setattr("tokens.consumers.device_authenticate", broken)
+    monkeypatch.setattr("tokens.consumers.device.device_authenticate", broken)
 
     async def run():
         comm = device_socket()

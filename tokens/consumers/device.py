@@ -1,4 +1,5 @@
-"""Websocket consumers: thin, they authenticate, join groups and forward."""
+"""The device socket (PROTOCOL §4–§5): a device proves its tokens, then gets
+and answers pushes."""
 
 from __future__ import annotations
 
@@ -9,108 +10,21 @@ from collections import Counter
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone
 
 from tokens import crypto
 from tokens.addresses import scope_ip
+from tokens.consumers.frames import MAX_FRAME, frame_problem
 from tokens.dispatch import DirectDispatch
-from tokens.events import device_group, push_group, token_group
-from tokens.selectors import token_states
+from tokens.events import device_group, push_group
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.push import (
     device_authenticate,
     push_answer,
-    push_expire_if_due,
     push_pending_payloads,
-    push_status,
 )
 from tokens.services.tokeninfo import token_info as signed_token_info
 from tokens.wire import loads_bounded
-
-WATCH_SESSION_KEY = "tessera_watch_serials"
-PUSH_SESSION_KEY = "tessera_push"
-MAX_FRAME = 4096
-ANSWER_FIELDS = {
-    "type",
-    "id",
-    "serial",
-    "decision",
-    "number",
-    "signature",
-    "otp",
-    "webauthn",
-}
-AUTH_FIELDS = {"type", "serial", "signature", "info"}
-
-
-class TokenStatusConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
-    """Follows the tokens this browser session was shown an activation for.
-
-    The serials come from the session (set by the page that displayed the QR
-    code), never from the client, so a page cannot watch someone else's token.
-    """
-
-    async def connect(self):
-        session = self.scope.get("session")
-        serials = (
-            list(session.get(WATCH_SESSION_KEY, [])) if session is not None else []
-        )
-        if not serials:
-            await self.close(code=4403)
-            return
-        self.serials = serials[-5:]
-        for serial in self.serials:
-            await self.channel_layer.group_add(token_group(serial), self.channel_name)
-        await self.accept()
-        for serial, state in (
-            await database_sync_to_async(token_states)(self.serials)
-        ).items():
-            await self.send_json({"type": "token", "serial": serial, "state": state})
-
-    async def disconnect(self, code):
-        for serial in getattr(self, "serials", []):
-            await self.channel_layer.group_discard(
-                token_group(serial), self.channel_name
-            )
-
-    async def receive(self, text_data=None, bytes_data=None):
-        # Nothing is read from the page, so nothing is parsed (no crash on junk).
-        await self.send_json({"type": "error", "detail": "This socket only sends."})
-
-    async def token_state(self, event):
-        await self.send_json(
-            {"type": "token", "serial": event["serial"], "state": event["state"]}
-        )
-
-
-def frame_problem(content) -> str | None:
-    """Why a device frame (already a JSON object) is refused, or None.
-
-    Every field is text, except ``number`` (a whole number, ``""`` or null)
-    and ``otp`` (text or null): a list or an object where text belongs must
-    get an error frame, not reach a set lookup or the database.
-    """
-    kind = content.get("type")
-    allowed = AUTH_FIELDS if kind == "auth" else ANSWER_FIELDS
-    if kind not in ("auth", "answer") or not set(content) <= allowed:
-        return "Expected an auth or answer message."
-    for name, value in content.items():
-        if name == "number":
-            ok = value in (None, "") or (
-                isinstance(value, int) and not isinstance(value, bool)
-            )
-        elif name == "otp":
-            ok = value is None or isinstance(value, str)
-        elif name == "webauthn":
-            ok = value is None or isinstance(value, dict)
-        elif name == "info":
-            ok = isinstance(value, bool)
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            return f"{name} has the wrong type."
-    return None
 
 
 class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
@@ -335,67 +249,3 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         await self.send_json(
             {"type": "challenge.closed", "id": event["id"], "state": event["state"]}
         )
-
-
-class PushStatusConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
-    """The login page follows its push: the challenge id comes from the
-    session (set when the password was right), never from the client."""
-
-    async def connect(self):
-        session = self.scope.get("session")
-        pending = session.get(PUSH_SESSION_KEY) if session is not None else None
-        if not isinstance(pending, dict) or not pending.get("id"):
-            await self.close(code=4403)
-            return
-        self.challenge_id = pending["id"]
-        self.group = push_group(self.challenge_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        state, expires_at = await database_sync_to_async(push_status)(self.challenge_id)
-        await self.send_json({"type": "push", "state": state})
-        if state == "pending" and expires_at is not None:
-            self.timer = asyncio.create_task(self.expire_at(expires_at))
-
-    async def expire_at(self, expires_at):
-        await asyncio.sleep(max(0.0, (expires_at - timezone.now()).total_seconds()))
-        await asyncio.sleep(0.05)
-        state = await database_sync_to_async(push_expire_if_due)(self.challenge_id)
-        if state == "expired":
-            await self.send_json({"type": "push", "state": state})
-
-    async def disconnect(self, code):
-        if getattr(self, "timer", None):
-            self.timer.cancel()
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        # Nothing is read from the page, so nothing is parsed (no crash on junk).
-        await self.send_json({"type": "error", "detail": "This socket only sends."})
-
-    async def push_state(self, event):
-        message = {"type": "push", "state": event["state"]}
-        if event.get("fraud"):
-            message["fraud"] = True
-        await self.send_json(message)
-
-
-class NoRouteConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
-    """Any websocket path without a route: the handshake is refused (403),
-    instead of the router's exception closing it with a 500."""
-
-    async def connect(self):
-        await self.close()
-
-
-class EchoConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
-    """A bare echo for bench/push.py's baseline; off unless TESSERA_WS_ECHO."""
-
-    async def connect(self):
-        if not getattr(settings, "TESSERA_WS_ECHO", False):
-            await self.close(code=4404)
-            return
-        await self.accept()
-
-    async def receive(self, text_data=None, bytes_data=None):
-        await self.send(text_data=text_data, bytes_data=bytes_data)
