@@ -88,7 +88,7 @@ def complete_login(request, user, device) -> str:
     return next_url or reverse("portal:dashboard")
 
 
-def _logged_in(request, user, device):
+def logged_in(request, user, device):
     return redirect(complete_login(request, user, device))
 
 
@@ -128,7 +128,7 @@ def login_continue(request):
     if (
         request.method == "POST"
         and form.is_valid()
-        and not _throttled(request, username, form)
+        and not throttled(request, username, form)
     ):
         try:
             user, token = portal_service.portal_login_check(
@@ -143,7 +143,7 @@ def login_continue(request):
             form.add_error(None, exc.detail)
         else:
             if user is not None:
-                return _logged_in(request, user, token)
+                return logged_in(request, user, token)
             _audit_failed_admin_login(request, username)
             form.add_error(None, _("The password or the passcode is not right."))
     return render(
@@ -164,7 +164,7 @@ def _audit_failed_admin_login(request, username: str) -> None:
         )
 
 
-def _throttled(request, username: str, form) -> bool:
+def throttled(request, username: str, form) -> bool:
     """Ten attempts per address and username, twenty per address whatever
     the names, and thirty per username from all addresses, in five minutes:
     spreading guesses over many addresses or names does not buy more of them
@@ -209,7 +209,7 @@ def _login_with_push(request, username: str):
     if (
         request.method == "POST"
         and form.is_valid()
-        and not _throttled(request, username, form)
+        and not throttled(request, username, form)
     ):
         try:
             user, step = portal_service.portal_password_step(
@@ -219,7 +219,7 @@ def _login_with_push(request, username: str):
                 ip=client_ip(request),
             )
             if step == "push":
-                return _send_push(request, user)
+                return send_push(request, user)
         except ServiceError as exc:
             if exc.code == "use_passcode":  # the password was right
                 _password_checked(request, username)
@@ -243,7 +243,7 @@ def _login_with_push(request, username: str):
     )
 
 
-def _send_push(request, user):
+def send_push(request, user):
     """Send the login's push and wait for it; a refused push (fatigue, locked)
     goes back to the password page with the reason."""
     username = user.get_username()
@@ -284,7 +284,7 @@ def login_push(request):
         )
         if token is not None:
             request.session.pop(PUSH_SESSION_KEY, None)
-            return _logged_in(request, token.user, token)
+            return logged_in(request, token.user, token)
         challenge.refresh_from_db()
     return render(request, "portal/login_push.html", {"challenge": challenge})
 

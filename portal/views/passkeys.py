@@ -28,8 +28,8 @@ from portal.views.common import (
     client_ip,
     otp_required,
 )
-from portal.views.login import _send_push, complete_login, password_ok_user
-from portal.views.wizard import _wizard_ready
+from portal.views.login import complete_login, password_ok_user, send_push
+from portal.views.wizard import wizard_ready
 from tokens.models import Passkey
 from tokens.services.errors import ServiceError
 from tokens.services.push import push_tokens
@@ -88,7 +88,7 @@ def _refused(detail: str, status: int = 400) -> JsonResponse:
 
 @never_cache
 def add_passkey(request):
-    user, _state = _wizard_ready(request)
+    user, _state = wizard_ready(request)
     if user is None:
         return redirect("portal:add")
     return render(request, "portal/add_passkey.html")
@@ -96,7 +96,7 @@ def add_passkey(request):
 
 @require_POST
 def add_passkey_options(request):
-    user, _state = _wizard_ready(request)
+    user, _state = wizard_ready(request)
     if user is None:
         return _refused(_("Start Add Authenticator again."), 403)
     options, challenge = service.passkey_registration_options(user=user)
@@ -106,7 +106,7 @@ def add_passkey_options(request):
 
 @require_POST
 def add_passkey_finish(request):
-    user, _state = _wizard_ready(request)
+    user, _state = wizard_ready(request)
     challenge = _take(request, "register", user)
     if user is None or challenge is None:
         return _refused(_("This request expired. Start again."), 403)
@@ -140,7 +140,7 @@ def login_passkey(request):
     if user is None:
         return redirect("portal:login-continue")
     if request.method == "POST" and request.POST.get("method") == "push":
-        return _send_push(request, user)
+        return send_push(request, user)
     return render(
         request,
         "portal/login_passkey.html",

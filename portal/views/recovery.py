@@ -23,7 +23,7 @@ from portal.views.common import (
     setup_context,
     wizard_state,
 )
-from portal.views.login import _logged_in, _throttled, password_ok_user
+from portal.views.login import logged_in, password_ok_user, throttled
 from tokens.models import Token
 from tokens.services import portal as portal_service
 from tokens.services.backup import (
@@ -44,7 +44,7 @@ def _password_user(request, form):
     user = password_ok_user(request)
     if user is not None:
         return user
-    if _throttled(request, username, form):
+    if throttled(request, username, form):
         return None
     user = authenticate(
         request, username=username, password=form.cleaned_data.get("password", "")
@@ -85,7 +85,7 @@ def login_backup(request):
                     )
                     % {"left": left},
                 )
-                return _logged_in(request, user, device)
+                return logged_in(request, user, device)
             if not form.errors:
                 form.add_error("code", _("That backup code is not right, or was used."))
     return render(request, "portal/login_backup.html", {"form": form})

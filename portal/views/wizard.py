@@ -119,7 +119,7 @@ def add_password(request):
     return render(request, "portal/add_password.html", {"form": form})
 
 
-def _wizard_ready(request):
+def wizard_ready(request):
     user = _wizard_user(request)
     state = wizard_state(request, user)
     if user is None or not (state.get("verified") and state.get("password_ok")):
@@ -130,7 +130,7 @@ def _wizard_ready(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def add_app(request):
-    user, state = _wizard_ready(request)
+    user, state = wizard_ready(request)
     if user is None:
         return redirect("portal:add")
     if request.method == "POST":
@@ -143,7 +143,7 @@ def add_app(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def add_platform(request):
-    user, state = _wizard_ready(request)
+    user, state = wizard_ready(request)
     if user is None:
         return redirect("portal:add")
     platform = request.POST.get("platform")
@@ -185,7 +185,7 @@ def _wizard_token(user, state) -> Token | None:
 
 @never_cache
 def add_setup(request):
-    user, state = _wizard_ready(request)
+    user, state = wizard_ready(request)
     token = _wizard_token(user, state) if user else None
     if token is None:
         return redirect("portal:add")
@@ -236,7 +236,7 @@ def _enrolled(request, user, token):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def add_finish(request):
-    user, state = _wizard_ready(request)
+    user, state = wizard_ready(request)
     token = _wizard_token(user, state) if user else None
     if token is None:
         return redirect("portal:add")

@@ -9,12 +9,12 @@ import pytest
 from tokens.models import PushChallenge, Token
 from tokens.prepared import PreparedSelect, update_where
 from tokens.services.push import push_create
-from tokens.services.push.challenges import _Link
+from tokens.services.push.challenges import ChallengeLink
 
 links = PreparedSelect(
-    lambda serial, pk: _Link.objects.select_related("pushchallenge", "token").filter(
-        pushchallenge_id=pk, token__serial=serial
-    ),
+    lambda serial, pk: ChallengeLink.objects.select_related(
+        "pushchallenge", "token"
+    ).filter(pushchallenge_id=pk, token__serial=serial),
     "serial",
     typed={"pk": PushChallenge._meta.pk},
 )
@@ -27,7 +27,7 @@ def test_a_typed_parameter_is_prepared_by_its_field(user, enroll):
     for pk in (challenge.pk, str(challenge.pk)):  # a UUID or its text
         (link,) = links(pk=pk, serial=tablet.serial)
         assert link.pushchallenge == challenge and link.token.serial == tablet.serial
-        expected = _Link.objects.get(
+        expected = ChallengeLink.objects.get(
             pushchallenge=challenge, token__serial=tablet.serial
         )
         assert link.pk == expected.pk
@@ -85,7 +85,7 @@ def test_insert_objects_writes_what_bulk_create_would(user, enroll):
     insert_objects([challenge])
     tokens = Token.objects.filter(serial__in=[phone.serial, tablet.serial])
     insert_objects(
-        [_Link(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]
+        [ChallengeLink(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]
     )
     stored = PushChallenge.objects.get(pk=challenge.pk)
     assert (stored.numbers, stored.number, stored.created_at) == ([12, 34, 56], 34, now)
@@ -93,7 +93,9 @@ def test_insert_objects_writes_what_bulk_create_would(user, enroll):
         phone.serial,
         tablet.serial,
     }
-    assert all(link.pk for link in _Link.objects.filter(pushchallenge=challenge))
+    assert all(
+        link.pk for link in ChallengeLink.objects.filter(pushchallenge=challenge)
+    )
     insert_objects([])  # nothing to do
     with pytest.raises(TypeError):
         insert_objects([challenge, Token()])

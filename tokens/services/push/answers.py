@@ -17,7 +17,7 @@ from tokens.services.errors import ServiceError
 from tokens.services.lockout import token_count_failure
 from tokens.services.notify import send_templated
 from tokens.services.otp import token_proves_seed
-from tokens.services.push.challenges import S, _expire, _Link
+from tokens.services.push.challenges import ChallengeLink, S, challenge_expire
 from tokens.services.webauthn.uv import uv_check_approval, uv_required
 
 DECISIONS = ("approve", "deny", "fraud")
@@ -58,7 +58,7 @@ def _parse_answer(challenge_id, serial, decision, number):
 # The challenge and the answering token (with its user and policy), when the
 # challenge went to that token: an answer's look-up, compiled once.
 _link_of = PreparedSelect(
-    lambda serial, pk: _Link.objects.select_related(
+    lambda serial, pk: ChallengeLink.objects.select_related(
         "pushchallenge", "token", "token__user", "token__policy"
     ).filter(pushchallenge_id=pk, token__serial=serial),
     "serial",
@@ -122,7 +122,7 @@ def push_answer(
                 status=403,
             )
         elif challenge.state == S.PENDING and challenge.expires_at <= timezone.now():
-            _expire(challenge)
+            challenge_expire(challenge)
             refusal = ServiceError("expired", "This request has expired.", status=410)
         elif (
             challenge.state == S.PENDING

@@ -22,7 +22,7 @@ from tokens.wire import fatigue_key
 
 S = PushChallenge.State
 MAX_PENDING_PER_USER = 3  # across all applications
-_Link = PushChallenge.tokens.through  # which tokens a challenge went to
+ChallengeLink = PushChallenge.tokens.through  # which tokens a challenge went to
 
 
 # Tokens a push can go to: taking pushes (active, or locked only against
@@ -73,7 +73,7 @@ def challenge_payload(challenge: PushChallenge, serial: str) -> dict:
     return body
 
 
-def _expire(challenge: PushChallenge) -> bool:
+def challenge_expire(challenge: PushChallenge) -> bool:
     """Mark a due pending challenge expired (once) and tell its waiters."""
     done = PushChallenge.objects.filter(
         pk=challenge.pk, state=S.PENDING, expires_at__lte=timezone.now()
@@ -213,7 +213,10 @@ def _create(username, application, source, ip, browser, client, tokens):
             # The whole transaction is rolled back on the way out.
             raise _pending_error() from exc
         insert_objects(
-            [_Link(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]
+            [
+                ChallengeLink(pushchallenge_id=challenge.pk, token_id=t.pk)
+                for t in tokens
+            ]
         )
         serials = [t.serial for t in tokens]
         payloads = {s: challenge_payload(challenge, s) for s in serials}
@@ -263,7 +266,7 @@ def _refuse_fatigue(username, key, policies, now) -> None:
         if challenge.state == S.DENIED:
             denied = True
         elif challenge.expires_at <= now:
-            _expire(challenge)
+            challenge_expire(challenge)
         elif challenge.application_key == key:
             raise _pending_error()
         else:
@@ -288,7 +291,7 @@ def push_state_now(challenge: PushChallenge) -> str:
     """The state of a loaded challenge, after expiring it if its time is up."""
     if challenge.state == S.PENDING and challenge.expires_at <= timezone.now():
         with transaction.atomic():
-            if not _expire(challenge):  # an answer came first
+            if not challenge_expire(challenge):  # an answer came first
                 challenge.refresh_from_db(fields=["state"])
     return challenge.state
 
@@ -309,7 +312,7 @@ def push_expire_if_due(challenge_id) -> str:
 def push_pending_payloads(serials: list[str]) -> list[dict]:
     """Every pending, unexpired challenge of these tokens, as §5 messages."""
     rows = (
-        _Link.objects.filter(
+        ChallengeLink.objects.filter(
             token__serial__in=serials,
             token__state=Token.State.ACTIVE,
             pushchallenge__state=S.PENDING,
