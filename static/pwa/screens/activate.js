@@ -24,9 +24,9 @@ export function showActivate({ error = null } = {}) {
 }
 
 // Whether the activation now under way was pasted: the last screen then
-// offers to clear the clipboard (read once by the setup screens).
+// offers to clear the clipboard (handed to the setup screens, once).
 let pasted = false;
-export function takePasted() {
+function takePasted() {
   const was = pasted;
   pasted = false;
   return was;
@@ -151,7 +151,7 @@ export async function runActivation(input, { retry }) {
     };
     const seed = await keys.deriveSeed({ ...shared, algorithm: answer.otp.algorithm });
     const infoKey = await keys.deriveInfoKey(shared);
-    startSetup({ answer, seed, deviceKey: device.privateKey, infoKey, home });
+    startSetup({ answer, seed, deviceKey: device.privateKey, infoKey, home, pasted: takePasted() });
   } catch (error) {
     retry(api.MESSAGES[error.code] || error.message || "Activation failed. Try again.");
   }

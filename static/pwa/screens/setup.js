@@ -10,7 +10,6 @@ import * as vault from "../vault.js";
 import * as fingerprint from "../fingerprint.js";
 import { currentCode } from "../otp.js";
 import * as webpush from "../webpush.js";
-import { takePasted } from "./activate.js";
 
 // The pasted activation string is spent; other apps need not read it.
 function clearClipboardOffer() {
@@ -40,7 +39,9 @@ function step(title, lead, { id, primary = "Continue", secondary = null, extra =
   });
 }
 
-export async function startSetup({ answer, seed, deviceKey, infoKey = null, home }) {
+// ``pasted``: the activation string came from the clipboard (the last screen
+// then offers to clear it).
+export async function startSetup({ answer, seed, deviceKey, infoKey = null, home, pasted = false }) {
   const policy = answer.policy;
   // PROTOCOL §7: the server will check a fingerprint or face unlock on every
   // approval. Say so now if this phone has none, before any PIN is chosen.
@@ -106,10 +107,10 @@ export async function startSetup({ answer, seed, deviceKey, infoKey = null, home
     return;
   }
 
-  await confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home });
+  await confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home, pasted });
 }
 
-async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home, error = null }) {
+async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home, pasted, error = null }) {
   show({ title: "Finishing…", body: h("p", { class: "lead", role: "status" }, "Confirming with Tessera…"), id: "busy" });
   const serverPin = answer.policy.pin_mode === "server" ? pin : "";
   try {
@@ -145,7 +146,7 @@ async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger
         button("Try again", () => resolve(true), { primary: true, id: "confirm-retry" }),
         button("Cancel", () => resolve(false))),
     }));
-    if (retry) return confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home });
+    if (retry) return confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger, home, pasted });
     return home();
   }
   const serverPinNote = answer.policy.pin_mode === "server"
@@ -160,7 +161,7 @@ async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger
         "Login requests show only while Tessera is open. You can turn notifications on later from the token list.");
     }
   }
-  const clipboardNote = takePasted() ? clearClipboardOffer() : null;
+  const clipboardNote = pasted ? clearClipboardOffer() : null;
   await step("Token activated", `Your token ${answer.serial} is ready. You can now use it to log in.`,
     { id: "done", primary: "Done", extra: h("div", { class: "stack" }, serverPinNote, pushNote, clipboardNote) });
   home({ focus: answer.serial });
