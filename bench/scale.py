@@ -27,7 +27,7 @@ from tests.servers import free_port, start_redis, stop  # noqa: E402
 
 def measure(processes: int, args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="tessera-scale-"))
-    postgres = Postgres()
+    postgres = Postgres(durable=True)  # production commits
     redis_port = free_port()
     redis = start_redis(redis_port)
     os.environ["TESSERA_DEVICE_THROTTLE"] = "100000/minute"

@@ -7,7 +7,6 @@ import base64
 import datetime
 import os
 import secrets
-import shutil
 import socket
 import ssl
 import subprocess
@@ -24,72 +23,46 @@ from cryptography.x509.oid import NameOID
 
 from tests.servers import ARTIFACTS, ROOT, free_port, stop
 
-PG_BIN = (
-    sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
-    if Path("/usr/lib/postgresql").exists()
-    else None
-)
 
-
-def _as_postgres(args: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *args] if os.getuid() == 0 else args
+def postgres_installed() -> bool:
+    return bool(list(Path("/usr/lib/postgresql").glob("*/bin/initdb")))
 
 
 class Postgres:
-    """initdb in a temp dir (as the postgres user when root), loopback only."""
+    """A throwaway cluster made by ``bin/pg-cluster`` (the one launcher the
+    test command, these tests and the benchmarks share), in its own
+    directory; ``durable`` keeps PostgreSQL's fsync'd commits."""
 
-    def __init__(self):
+    def __init__(self, durable: bool = False):
         # Its own directory under /tmp: pytest's are private to root, and the
         # server runs as postgres.
         self.dir = Path(tempfile.mkdtemp(prefix="tessera-pg-"))
-        if os.getuid() == 0:
-            shutil.chown(self.dir, "postgres")
-        self.port = free_port()
-        subprocess.run(
-            _as_postgres(
-                [str(PG_BIN / "initdb"), "-D", str(self.dir / "data"), "-U", "postgres"]
-                + ["-A", "trust", "-E", "UTF8"]
-            ),
-            check=True,
-            capture_output=True,
-        )
-        self.start()
-        subprocess.run(
-            _as_postgres(
-                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port)]
-                + ["-U", "postgres", "tessera"]
-            ),
-            check=True,
-        )
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/tessera"
+        self.env = {
+            **os.environ,
+            "TESSERA_PG_STATE": str(self.dir),
+            "TESSERA_PG_DURABLE": "1" if durable else "",
+        }
+        self.url = self._cluster("start")
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
 
-    def ctl(self, *args: str) -> None:
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), *args]),
+    def _cluster(self, command: str) -> str:
+        done = subprocess.run(
+            [str(ROOT / "bin/pg-cluster"), command],
+            env=self.env,
             check=True,
             capture_output=True,
+            text=True,
         )
+        return done.stdout.strip()
 
     def start(self) -> None:
-        self.ctl(
-            "-w",
-            "-l",
-            str(self.dir / "server.log"),
-            "start",
-            "-o",
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off",
-        )
+        self._cluster("start")  # the same cluster again, on its port
 
     def stop(self) -> None:
-        self.ctl("-m", "fast", "-w", "stop")
+        self._cluster("pause")  # an outage: the data stays
 
     def remove(self) -> None:
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m"])
-            + ["immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._cluster("stop")
 
 
 def free_port_run(count: int) -> int:

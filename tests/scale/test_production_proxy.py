@@ -18,12 +18,12 @@ import pytest
 import websockets
 
 from tests.device_client import Device
-from tests.production import PG_BIN, Postgres, Production
+from tests.production import Postgres, Production, postgres_installed
 from tests.servers import free_port, start_redis, stop
 from tests.ws.test_token_status import run_async
 
 pytestmark = pytest.mark.skipif(
-    PG_BIN is None or not shutil.which("nginx"),
+    not postgres_installed() or not shutil.which("nginx"),
     reason="bin/test installs postgresql and nginx",
 )
 PASSWORD = "correct horse battery"
