@@ -2,7 +2,8 @@
 
 HTTP requests run through ``PooledSyncASGIHandler`` (one thread hop per
 request, see ``config.handlers``); long-polls that wait on the channel layer
-go to Channels HTTP consumers (``tokens.routing.http_urlpatterns``).
+go to Channels HTTP consumers (``tokens.routing.http_urlpatterns``); RADIUS
+(``radius.server``) listens on UDP on the same event loop.
 """
 
 import gc
@@ -21,6 +22,7 @@ from django.urls import get_resolver, re_path  # noqa: E402
 from config import daphne_http  # noqa: E402
 from config.handlers import PooledSyncASGIHandler  # noqa: E402
 from config.process_header import with_process_header  # noqa: E402
+from radius.server import start_with_server as start_radius  # noqa: E402
 from tokens.routing import (  # noqa: E402
     ASYNC_HTTP_PREFIXES,
     http_urlpatterns,
@@ -29,6 +31,7 @@ from tokens.routing import (  # noqa: E402
 )
 
 daphne_http.install()
+start_radius()  # RADIUS on daphne's loop, beside the websockets
 django_sync_app = PooledSyncASGIHandler()
 channels_http_app = URLRouter(http_urlpatterns)
 

@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "tokens",
     "portal",
     "pwa",
+    "radius",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,10 @@ TESSERA_WEBPUSH_HOSTS = envlist(
         "notify.windows.com",
     ],
 )
+# RADIUS (UDP) beside the web server: host:port, or "off".
+TESSERA_RADIUS_ADDRESS = envstr("TESSERA_RADIUS_ADDRESS") or "127.0.0.1:1812"
+# How long a process trusts its list of RADIUS clients (seconds).
+TESSERA_RADIUS_CLIENT_CACHE_SECONDS = envint("TESSERA_RADIUS_CLIENT_CACHE_SECONDS", 5)
 # Password checks per address in five minutes, whatever usernames it types.
 TESSERA_LOGIN_IP_LIMIT = envint("TESSERA_LOGIN_IP_LIMIT", 20)
 # Password checks per minute for all browsers that never logged in, together

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.servers import ARTIFACTS, ROOT, free_port, stop
+from tests.servers import ARTIFACTS, ROOT, free_port, free_udp_port, stop
 
 
 def postgres_installed() -> bool:
@@ -116,6 +116,7 @@ class Production:
     def __init__(self, workdir: Path, database_url: str, redis_url: str, processes=2):
         cert, key = self_signed(workdir)
         self.port = free_port()
+        self.radius_port = free_udp_port()
         self.base = f"https://localhost:{self.port}"
         self.ssl = ssl.create_default_context(cafile=str(cert))
         self.env = {
@@ -135,6 +136,7 @@ class Production:
             + base64.b64encode(secrets.token_bytes(32)).decode(),
             "TESSERA_PIN_KEY": secrets.token_urlsafe(32),
             "TESSERA_WEBPUSH": "off",
+            "TESSERA_RADIUS_ADDRESS": f"127.0.0.1:{self.radius_port}",
         }
         self.env.pop("TESSERA_TEST_SERVER_DB", None)
         ARTIFACTS.mkdir(exist_ok=True)

@@ -20,6 +20,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def start_daphne(port: int, env: dict, log_name: str) -> subprocess.Popen:
     """A daphne process running ``config.asgi`` with tests.settings on the test
     database; returns once /healthz answers."""

@@ -35,6 +35,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "device-poll": "10000/minute",
 }
 WHITENOISE_AUTOREFRESH = True
+# Live servers of the tests listen for RADIUS only where a test asks.
+TESSERA_RADIUS_ADDRESS = os.environ.get("TESSERA_RADIUS_ADDRESS", "off")
 
 # A live server started by the browser tests runs these settings against the
 # test database the test process created.

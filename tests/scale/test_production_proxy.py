@@ -10,6 +10,8 @@ import http.cookiejar
 import json
 import re
 import shutil
+import threading
+import time
 import urllib.error
 import urllib.request
 from urllib.parse import urlencode
@@ -337,3 +339,59 @@ def test_a_redis_restart_reconnects_the_devices_and_delivers_pending_requests(
         return result
 
     assert run_async(run)["state"] == "approved"
+
+
+def test_a_radius_push_login_crosses_processes(production):
+    """RADIUS on every process of the production shape (SO_REUSEPORT): the
+    request lands on whichever process the kernel picks, the phone's socket
+    is on p2, and the approval reaches the waiting request (through Redis
+    when they differ)."""
+    from pyrad import packet as rp
+    from pyrad.client import Client
+
+    from radius.packets import dictionary
+
+    site = production
+    device = enrolled_device(site, "radia")
+    site.manage(
+        "shell",
+        "-c",
+        "from tokens.models import Policy; "
+        "Policy.objects.update(number_matching=False, pin_mode='none')",
+    )
+    nas = json.loads(
+        site.manage("radius_client", "VPN", "--address", "127.0.0.1", "--mode", "push")
+    )
+    time.sleep(5.5)  # each process refreshes its list of clients every 5 s
+    client = Client(
+        server="127.0.0.1",
+        authport=site.radius_port,
+        secret=nas["secret"].encode(),
+        dict=dictionary(),
+        timeout=25,
+        retries=1,
+        enforce_ma=True,
+    )
+    request = client.CreateAuthPacket(code=rp.AccessRequest, User_Name="radia")
+    request["User-Password"] = request.PwCrypt(PASSWORD)
+    result = {}
+    waiting = threading.Thread(
+        target=lambda: result.setdefault("reply", client.SendPacket(request))
+    )
+
+    async def approve():
+        phone = await device_socket(site, device, "p2")
+        challenge = json.loads(await asyncio.wait_for(phone.recv(), 15))
+        assert challenge["type"] == "challenge" and challenge["application"] == "VPN"
+        await phone.send(
+            json.dumps(device.answer_frame(challenge["id"], "approve", ""))
+        )
+        answer = json.loads(await asyncio.wait_for(phone.recv(), 10))
+        await phone.close()
+        return answer
+
+    waiting.start()
+    answer = run_async(approve)
+    waiting.join(30)
+    assert answer["state"] == "approved"
+    assert result["reply"].code == rp.AccessAccept

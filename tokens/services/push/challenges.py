@@ -324,14 +324,17 @@ def push_pending_payloads(serials: list[str]) -> list[dict]:
     return [challenge_payload(row.pushchallenge, row.token.serial) for row in rows]
 
 
-def push_for_client(challenge_id, client: str) -> PushChallenge | None:
-    """A relying application's own challenge (others' ids look unknown)."""
+def push_for_client(
+    challenge_id, client: str, source: str = "api"
+) -> PushChallenge | None:
+    """A relying application's own challenge, started through ``source``
+    (others' ids look unknown)."""
     try:
         pk = uuid.UUID(str(challenge_id))
     except ValueError:
         return None
     return (
-        PushChallenge.objects.filter(pk=pk, client=client, source="api")
+        PushChallenge.objects.filter(pk=pk, client=client, source=source)
         .select_related("answered_by")
         .first()
     )
