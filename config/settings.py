@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "portal",
     "pwa",
     "radius",
+    "directory",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +142,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.trusted.DeviceCookieMiddleware",
+    "portal.unavailable.UnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -285,6 +287,19 @@ TESSERA_WEBPUSH_HOSTS = envlist(
         "notify.windows.com",
     ],
 )
+# Users from a directory (LDAP / Active Directory), next to Django's own: set
+# TESSERA_LDAP_URL to turn it on (the README's "Users from a directory").
+TESSERA_LDAP_URL = envstr("TESSERA_LDAP_URL")
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if TESSERA_LDAP_URL:
+    from directory.settings import ldap_settings  # noqa: E402
+
+    globals().update(ldap_settings(TESSERA_LDAP_URL))
+    AUTHENTICATION_BACKENDS = [
+        "directory.backend.DirectoryBackend",
+        *AUTHENTICATION_BACKENDS,
+    ]
+
 # RADIUS (UDP) beside the web server: host:port, or "off".
 TESSERA_RADIUS_ADDRESS = envstr("TESSERA_RADIUS_ADDRESS") or "127.0.0.1:1812"
 # How long a process trusts its list of RADIUS clients (seconds).

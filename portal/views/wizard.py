@@ -27,7 +27,6 @@ from portal.views.common import (
 )
 from tokens.consumers import PUSH_SESSION_KEY
 from tokens.models import PushChallenge, Token
-from tokens.selectors import policy_default
 from tokens.services import portal as portal_service
 from tokens.services.enrollment import token_assign
 from tokens.services.errors import ServiceError
@@ -151,7 +150,6 @@ def add_platform(request):
         try:
             issued = token_assign(
                 user=user,
-                policy=policy_default(),
                 actor=f"self:{user.get_username()}",
                 notify=False,
             )

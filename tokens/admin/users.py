@@ -16,7 +16,6 @@ from tokens.models import (
     Policy,
     Token,
 )
-from tokens.selectors import policy_default
 from tokens.services.enrollment import token_assign
 from tokens.services.errors import ServiceError
 
@@ -37,7 +36,11 @@ class TokenInline(admin.TabularInline):
 
 
 class AssignForm(forms.Form):
-    policy = forms.ModelChoiceField(Policy.objects.all(), empty_label=None)
+    policy = forms.ModelChoiceField(
+        Policy.objects.all(),
+        required=False,
+        empty_label="Each user's own (from their directory group, else the default)",
+    )
 
 
 admin.site.unregister(User)
@@ -47,7 +50,18 @@ admin.site.unregister(User)
 class UserAdmin(BaseUserAdmin):
     inlines = [*BaseUserAdmin.inlines, TokenInline]
     actions = ["assign_token"]
-    list_display = [*BaseUserAdmin.list_display, "overview"]
+    list_display = [*BaseUserAdmin.list_display, "source", "overview"]
+
+    @admin.display(description="From")
+    def source(self, user):
+        """Local, or the directory (and the group that gave the policy)."""
+        account = getattr(user, "directory", None)  # the directory app's link
+        if account is None:
+            return "local"
+        if account.missing_since:
+            return "directory (gone or disabled)"
+        group = account.policy_group
+        return f"directory, policy from {group}" if group else "directory"
 
     @admin.display(description="Overview")
     def overview(self, user):
@@ -58,7 +72,6 @@ class UserAdmin(BaseUserAdmin):
     def assign_token(self, request, queryset):
         form = AssignForm(
             request.POST if "apply" in request.POST else None,
-            initial={"policy": policy_default()},
         )
         if not form.is_valid():
             return TemplateResponse(

@@ -1,6 +1,6 @@
 import json
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_backends, get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from tokens.models import Policy
@@ -17,11 +17,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument(
-            "--policy", help="policy name (default: the default policy)"
+            "--policy",
+            help="policy name (default: the user's own: their directory "
+            "group's, else the default)",
         )
 
     def handle(self, *args, username, policy=None, **options):
         user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            user = _from_directory(username)
         if user is None:
             raise CommandError(f"No user named {username!r}.")
         chosen = None
@@ -34,3 +38,17 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(exc.detail) from exc
         self.stdout.write(json.dumps(issued.as_dict()))
+
+
+def _from_directory(username: str):
+    """A person known to an authentication backend that can make users
+    before they log in (the directory's: ``populate_user``), or None."""
+    try:
+        for backend in get_backends():
+            if hasattr(backend, "populate_user"):
+                user = backend.populate_user(username)
+                if user is not None:
+                    return user
+    except ServiceError as exc:  # the directory cannot be reached
+        raise CommandError(exc.detail) from exc
+    return None

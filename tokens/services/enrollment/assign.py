@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tokens import crypto
 from tokens.models import Enrollment, Policy, Token
-from tokens.selectors import policy_default
+from tokens.selectors import policy_for
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
 from tokens.services.notify import enrollment_email_send
@@ -68,8 +68,9 @@ def token_assign(
     name: str = "",
     notify: bool = True,
 ) -> IssuedEnrollment:
-    """Create a token for ``user`` under ``policy`` and issue its enrollment."""
-    policy = policy or policy_default()
+    """Create a token for ``user`` under ``policy`` (by default the user's
+    own: ``tokens.selectors.policy_for``) and issue its enrollment."""
+    policy = policy or policy_for(user)
     if _live_token_count(user) >= policy.max_tokens_per_user:
         raise ServiceError(
             "token_limit",
