@@ -121,11 +121,25 @@ def _new_vapid_key() -> str:
     return base64.urlsafe_b64encode(value.to_bytes(32, "big")).decode().rstrip("=")
 
 
+def _new_rsa_key() -> str:
+    """The OpenID Connect signing key (RS256): an RSA private key in PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 _GENERATORS = {
     "secret_key": lambda: secrets.token_urlsafe(50),
     "seed_keys": lambda: "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "pin_key": lambda: secrets.token_urlsafe(32),
     "vapid_private_key": _new_vapid_key,
+    "oidc_rsa_private_key": _new_rsa_key,
 }
 
 

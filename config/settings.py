@@ -55,7 +55,10 @@ _given = {
     "seed_keys": envstr("TESSERA_SEED_KEYS"),
     "pin_key": envstr("TESSERA_PIN_KEY"),
 }
-_optional = {"vapid_private_key": envstr("TESSERA_VAPID_PRIVATE_KEY")}
+_optional = {
+    "vapid_private_key": envstr("TESSERA_VAPID_PRIVATE_KEY"),
+    "oidc_rsa_private_key": envstr("TESSERA_OIDC_PRIVATE_KEY"),
+}
 if HTTPS:
     missing = [
         name
@@ -85,6 +88,11 @@ TESSERA_PIN_KEY = (_given["pin_key"] or _local.get("pin_key", "")).encode()
 # b64u of the 32-byte P-256 private key (or a PEM) that signs VAPID JWTs.
 TESSERA_VAPID_PRIVATE_KEY = _optional["vapid_private_key"] or _local.get(
     "vapid_private_key", ""
+)
+# The OpenID Connect signing key (RSA, PEM; ``_FILE`` in a deployment);
+# without one on an https site, OpenID Connect is off (it fails closed).
+TESSERA_OIDC_PRIVATE_KEY = _optional["oidc_rsa_private_key"] or _local.get(
+    "oidc_rsa_private_key", ""
 )
 if len(SECRET_KEY) < 50 or len(TESSERA_PIN_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY / TESSERA_PIN_KEY too short")
@@ -127,6 +135,8 @@ INSTALLED_APPS = [
     "pwa",
     "radius",
     "directory",
+    "oauth2_provider",
+    "oidc",
 ]
 
 MIDDLEWARE = [
@@ -299,6 +309,40 @@ if TESSERA_LDAP_URL:
         "directory.backend.DirectoryBackend",
         *AUTHENTICATION_BACKENDS,
     ]
+
+# OpenID Connect (django-oauth-toolkit): Tessera signs in web applications.
+# Old signing keys stay in the JWKS (TESSERA_OIDC_OLD_KEYS_FILE: their PEMs)
+# until the tokens they signed have expired; then remove them.
+_old_keys = envstr("TESSERA_OIDC_OLD_KEYS_FILE")
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": bool(TESSERA_OIDC_PRIVATE_KEY),
+    "OIDC_RSA_PRIVATE_KEY": TESSERA_OIDC_PRIVATE_KEY,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": [
+        "-----BEGIN" + part
+        for part in Path(_old_keys).read_text().split("-----BEGIN")[1:]
+    ]
+    if _old_keys
+    else [],
+    "OIDC_ISS_ENDPOINT": SITE_URL + "/o",
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OAUTH2_VALIDATOR_CLASS": "oidc.validator.TesseraValidator",
+    "SCOPES": {
+        "openid": "Sign you in",
+        "profile": "Your name and username",
+        "email": "Your email address",
+        "offline_access": "Stay signed in (refresh tokens)",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": True,  # for public clients; see oidc.validator
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 600,
+    "ID_TOKEN_EXPIRE_SECONDS": 600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REQUEST_APPROVAL_PROMPT": "auto",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if HTTPS else ["https", "http"],
+}
 
 # RADIUS (UDP) beside the web server: host:port, or "off".
 TESSERA_RADIUS_ADDRESS = envstr("TESSERA_RADIUS_ADDRESS") or "127.0.0.1:1812"

@@ -25,6 +25,7 @@ urlpatterns = [
     ),
     path("healthz", healthz, name="healthz"),
     path("app/", include("pwa.urls")),
+    path("o/", include("oidc.urls", namespace="oauth2_provider")),
     path("", include("portal.urls")),
 ]
 

@@ -33,6 +33,7 @@ from tokens.services import portal as portal_service
 from tokens.services.alerts import attack_alert_send
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
+from tokens.services.factors import login_amr, remember_login
 from tokens.services.throttle import allow
 
 
@@ -64,11 +65,15 @@ def _admin_login(request) -> bool:
     return request.session.get(LOGIN_NEXT, "").startswith(reverse("admin:index"))
 
 
-def complete_login(request, user, device) -> str:
-    """Both factors passed (``device``: a token or a passkey): log in, audit
-    an admin login, and return where to go."""
+def complete_login(request, user, device, method: str, password: bool = True) -> str:
+    """Both factors passed (``device``: a token or a passkey, used by
+    ``method``): log in, remember what was proven (for the ID tokens of
+    OpenID Connect), audit an admin login, and return where to go."""
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     django_otp.login(request, device)
+    remember_login(
+        request.session, login_amr(method=method, device=device, password=password)
+    )
     trust_this_browser(request, user.get_username())
     request.session.pop(PASSWORD_CHECKED, None)
     next_url = request.session.pop(LOGIN_NEXT, "")
@@ -88,8 +93,8 @@ def complete_login(request, user, device) -> str:
     return next_url or reverse("portal:dashboard")
 
 
-def logged_in(request, user, device):
-    return redirect(complete_login(request, user, device))
+def logged_in(request, user, device, method: str):
+    return redirect(complete_login(request, user, device, method))
 
 
 def _password_checked(request, username: str) -> None:
@@ -143,7 +148,7 @@ def login_continue(request):
             form.add_error(None, exc.detail)
         else:
             if user is not None:
-                return logged_in(request, user, token)
+                return logged_in(request, user, token, "passcode")
             _audit_failed_admin_login(request, username)
             form.add_error(None, _("The password or the passcode is not right."))
     return render(
@@ -284,7 +289,7 @@ def login_push(request):
         )
         if token is not None:
             request.session.pop(PUSH_SESSION_KEY, None)
-            return logged_in(request, token.user, token)
+            return logged_in(request, token.user, token, "push")
         challenge.refresh_from_db()
     return render(request, "portal/login_push.html", {"challenge": challenge})
 

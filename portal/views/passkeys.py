@@ -127,7 +127,7 @@ def add_passkey_finish(request):
         return JsonResponse({"next": reverse("portal:dashboard")})
     # A new user's first authenticator: the password and the email code were
     # checked by the wizard, and the passkey was just made by its owner.
-    return JsonResponse({"next": complete_login(request, user, passkey)})
+    return JsonResponse({"next": complete_login(request, user, passkey, "passkey")})
 
 
 # --- logging in with one ------------------------------------------------------------
@@ -195,7 +195,13 @@ def _finish_login(request, challenge: bytes, user):
     except ServiceError as exc:
         return _refused(exc.detail, 403)
     request.session.pop(LOGIN_USERNAME, None)
-    return JsonResponse({"next": complete_login(request, passkey.user, passkey)})
+    return JsonResponse(
+        {
+            "next": complete_login(
+                request, passkey.user, passkey, "passkey", password=user is not None
+            )
+        }
+    )
 
 
 # --- managing them ------------------------------------------------------------------

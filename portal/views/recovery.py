@@ -85,7 +85,7 @@ def login_backup(request):
                     )
                     % {"left": left},
                 )
-                return logged_in(request, user, device)
+                return logged_in(request, user, device, "backup")
             if not form.errors:
                 form.add_error("code", _("That backup code is not right, or was used."))
     return render(request, "portal/login_backup.html", {"form": form})

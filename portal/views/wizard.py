@@ -30,6 +30,7 @@ from tokens.models import PushChallenge, Token
 from tokens.services import portal as portal_service
 from tokens.services.enrollment import token_assign
 from tokens.services.errors import ServiceError
+from tokens.services.factors import login_amr, remember_login
 from tokens.services.throttle import allow
 from tokens.services.verification import verification_check, verification_send
 
@@ -217,12 +218,14 @@ def _enrollment_push(request, user, token) -> PushChallenge | None:
     return challenge
 
 
-def _enrolled(request, user, token):
+def _enrolled(request, user, token, method: str):
     request.session.pop(WIZARD, None)
     request.session.pop(PUSH_SESSION_KEY, None)
     if request.user.pk != user.pk:  # Django's login flushes another's session
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    django_otp.login(request, Token.objects.get(pk=token.pk))
+    token = Token.objects.select_related("policy").get(pk=token.pk)
+    django_otp.login(request, token)
+    remember_login(request.session, login_amr(method=method, device=token))
     trust_this_browser(request, user.get_username())
     messages.success(
         request,
@@ -257,7 +260,7 @@ def add_finish(request):
             source="portal-enroll",
         )
         if approved and approved.pk == token.pk:
-            return _enrolled(request, user, token)
+            return _enrolled(request, user, token, "push")
         messages.error(request, _("The request was not approved. Enter a passcode."))
         return redirect("portal:add-finish")
     passcode_form = LoginForm(request.POST or None)
@@ -270,7 +273,7 @@ def add_finish(request):
             passcode=passcode_form.cleaned_data["passcode"],
             ip=client_ip(request),
         ):
-            return _enrolled(request, user, token)
+            return _enrolled(request, user, token, "passcode")
         else:
             passcode_form.add_error(
                 "passcode", _("That passcode is not right. Try the next one.")
