@@ -26,6 +26,7 @@ from config.env import (
     local_secrets,
     parse_seed_keys,
 )
+from oidc.settings import oidc_settings  # noqa: E402 - no Django import in it
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("TESSERA_DATA_DIR", str(BASE_DIR / "var")))
@@ -311,38 +312,12 @@ if TESSERA_LDAP_URL:
     ]
 
 # OpenID Connect (django-oauth-toolkit): Tessera signs in web applications.
-# Old signing keys stay in the JWKS (TESSERA_OIDC_OLD_KEYS_FILE: their PEMs)
-# until the tokens they signed have expired; then remove them.
-_old_keys = envstr("TESSERA_OIDC_OLD_KEYS_FILE")
-OAUTH2_PROVIDER = {
-    "OIDC_ENABLED": bool(TESSERA_OIDC_PRIVATE_KEY),
-    "OIDC_RSA_PRIVATE_KEY": TESSERA_OIDC_PRIVATE_KEY,
-    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": [
-        "-----BEGIN" + part
-        for part in Path(_old_keys).read_text().split("-----BEGIN")[1:]
-    ]
-    if _old_keys
-    else [],
-    "OIDC_ISS_ENDPOINT": SITE_URL + "/o",
-    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
-    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
-    "OAUTH2_VALIDATOR_CLASS": "oidc.validator.TesseraValidator",
-    "SCOPES": {
-        "openid": "Sign you in",
-        "profile": "Your name and username",
-        "email": "Your email address",
-        "offline_access": "Stay signed in (refresh tokens)",
-    },
-    "DEFAULT_SCOPES": ["openid"],
-    "PKCE_REQUIRED": True,  # for public clients; see oidc.validator
-    "ACCESS_TOKEN_EXPIRE_SECONDS": 600,
-    "ID_TOKEN_EXPIRE_SECONDS": 600,
-    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
-    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
-    "ROTATE_REFRESH_TOKEN": True,
-    "REQUEST_APPROVAL_PROMPT": "auto",
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if HTTPS else ["https", "http"],
-}
+OAUTH2_PROVIDER = oidc_settings(
+    site_url=SITE_URL,
+    private_key=TESSERA_OIDC_PRIVATE_KEY,
+    old_keys_file=envstr("TESSERA_OIDC_OLD_KEYS_FILE"),
+    https=HTTPS,
+)
 
 # RADIUS (UDP) beside the web server: host:port, or "off".
 TESSERA_RADIUS_ADDRESS = envstr("TESSERA_RADIUS_ADDRESS") or "127.0.0.1:1812"
