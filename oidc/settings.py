@@ -26,6 +26,7 @@ def oidc_settings(*, site_url: str, private_key: str, old_keys_file: str, https:
         "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
         "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
         "OAUTH2_VALIDATOR_CLASS": "oidc.validator.TesseraValidator",
+        "APPLICATION_ADMIN_CLASS": "oidc.admin.TesseraApplicationAdmin",
         "SCOPES": {
             "openid": "Sign you in",
             "profile": "Your name and username",

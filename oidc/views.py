@@ -14,6 +14,7 @@ import time
 from urllib.parse import urlencode
 
 from django.http import HttpResponseBadRequest
+from django.shortcuts import render
 from django.utils import timezone
 from oauth2_provider.views import AuthorizationView
 
@@ -60,6 +61,21 @@ class TesseraAuthorizationView(AuthorizationView):
 
     def get_login_url(self):
         return "/login/"
+
+    def redirect(self, redirect_to, application):
+        """Back to the application by a page that navigates there itself: a
+        302 after the portal's or the consent page's form would be refused
+        by the pages' Content-Security-Policy (``form-action 'self'`` covers
+        a form's redirects). The URL is django-oauth-toolkit's, checked
+        against the application's allowed schemes."""
+        checked = super().redirect(redirect_to, application)
+        response = render(
+            self.request,
+            "oidc/continue.html",
+            {"url": checked.url, "application": application},
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     def create_authorization_response(self, request, scopes, credentials, allow):
         found = self._login()

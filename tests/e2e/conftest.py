@@ -116,3 +116,16 @@ def shot(request):
         )
 
     return take
+
+
+@pytest.fixture
+def push_policy(db):
+    """The default policy with push and number matching, no PIN, no
+    fingerprint: a phone approves with one tap on the right number."""
+    from tokens.selectors import policy_default
+
+    policy = policy_default()
+    policy.pin_mode, policy.fingerprint = "none", "disabled"
+    policy.push_enabled = policy.number_matching = True
+    policy.save()
+    return policy

@@ -17,7 +17,6 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import DESKTOP, PHONE
 from tests.e2e.steps import walk_intro
 from tests.e2e.test_csp import verified_admin_cookie
-from tests.e2e.test_push_journeys import push_policy  # noqa: F401
 from tokens.models import Token
 from tokens.services.backup import backup_codes_generate
 from tokens.services.enrollment import token_assign

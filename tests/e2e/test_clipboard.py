@@ -7,7 +7,6 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.e2e.steps import walk_intro
-from tests.e2e.test_push_journeys import push_policy  # noqa: F401
 from tokens.services.enrollment import token_assign
 
 

@@ -8,11 +8,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE
 from tests.e2e.steps import paste_in_pwa, walk_intro
-from tests.e2e.test_push_journeys import (  # noqa: F401
-    activate_phone,
-    push_policy,
-    start_portal_login,
-)
+from tests.e2e.test_push_journeys import activate_phone, start_portal_login
 from tokens.models import AuditEvent, Token
 
 

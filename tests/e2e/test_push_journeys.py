@@ -9,7 +9,6 @@ import re
 import threading
 import urllib.request
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.steps import (
@@ -24,17 +23,6 @@ from tokens.services.apiclients import api_client_create
 from tokens.services.enrollment import token_assign
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def push_policy(db):
-    from tokens.selectors import policy_default
-
-    policy = policy_default()
-    policy.pin_mode, policy.fingerprint = "none", "disabled"
-    policy.push_enabled = policy.number_matching = True
-    policy.save()
-    return policy
 
 
 def activate_phone(page, live, user, policy, pin=None):

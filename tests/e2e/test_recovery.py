@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE
 from tests.e2e.steps import password_login, paste_in_pwa, walk_intro
-from tests.e2e.test_push_journeys import PASSWORD, activate_phone, push_policy  # noqa: F401
+from tests.e2e.test_push_journeys import PASSWORD, activate_phone
 from tokens.models import AuditEvent, Token
 
 

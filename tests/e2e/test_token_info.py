@@ -12,7 +12,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from playwright.sync_api import expect
 
 from tests.e2e.test_csp import verified_admin_cookie
-from tests.e2e.test_push_journeys import activate_phone, push_policy  # noqa: F401
+from tests.e2e.test_push_journeys import activate_phone
 from tokens.models import AuditEvent, Token
 
 

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.steps import add_virtual_authenticator, walk_intro
-from tests.e2e.test_push_journeys import push_policy, start_portal_login  # noqa: F401
+from tests.e2e.test_push_journeys import start_portal_login
 from tokens.models import AuditEvent, PushChallenge, Token
 from tokens.services.enrollment import token_assign
 
