@@ -16,7 +16,9 @@ class LoginRecord(models.Model):
     amr = models.JSONField(default=list)
     acr = models.CharField(max_length=64)
     auth_time = models.DateTimeField()
-    # SHA-256 of the refresh token this login's tokens now carry, if any.
+    # SHA-256 of the authorization code it made, and of the refresh token
+    # this login's tokens now carry, if any.
+    code_digest = models.CharField(max_length=64, blank=True, db_index=True)
     refresh_digest = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
 

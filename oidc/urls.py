@@ -8,7 +8,7 @@ they allowed. Not offered: applications registered by users or dynamically
 from django.urls import path, re_path
 from oauth2_provider import views
 
-from oidc.views import TesseraAuthorizationView
+from oidc.views import AuditedTokenDeleteView, TesseraAuthorizationView
 
 app_name = "oauth2_provider"  # the names django-oauth-toolkit reverses
 
@@ -31,7 +31,7 @@ urlpatterns = [
     ),
     path(
         "authorized_tokens/<slug:pk>/delete/",
-        views.AuthorizedTokenDeleteView.as_view(),
+        AuditedTokenDeleteView.as_view(),
         name="authorized-token-delete",
     ),
 ]

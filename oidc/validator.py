@@ -17,11 +17,17 @@ import hashlib
 import hmac
 import json
 from contextvars import ContextVar
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_grant_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 
 from oidc.models import LoginRecord
 from oidc.policy import pkce_required
@@ -121,6 +127,9 @@ class TesseraValidator(OAuth2Validator):
             get_grant_model().objects.filter(code=code["code"]).update(
                 claims=_with_login(request, record)
             )
+            LoginRecord.objects.filter(pk=record.pk).update(
+                code_digest=_digest(code["code"])
+            )
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         valid = super().validate_code(client_id, code, client, request, *args, **kwargs)
@@ -128,12 +137,27 @@ class TesseraValidator(OAuth2Validator):
         login = claims.pop("tessera_login", None) if isinstance(claims, dict) else None
         if valid and login:
             request.tessera_login = LoginRecord.objects.filter(pk=login).first()
+        if not valid:
+            _revoke_after_code_reuse(code, client)
         return valid
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         valid = super().validate_refresh_token(
             refresh_token, client, request, *args, **kwargs
         )
+        found = getattr(request, "refresh_token_instance", None)
+        lifetime = timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
+        if valid and found is not None and found.created + lifetime < timezone.now():
+            # django-oauth-toolkit leaves expiry to its cleanup command: a
+            # refresh token past its life is refused here, at once.
+            audit_record(
+                action="oidc.refresh_expired",
+                outcome="failure",
+                username=found.user.get_username(),
+                source="oidc",
+                client=getattr(client, "name", ""),
+            )
+            return False
         if valid:
             request.tessera_login = LoginRecord.objects.filter(
                 refresh_digest=_digest(refresh_token)
@@ -174,6 +198,35 @@ class TesseraValidator(OAuth2Validator):
             client=getattr(getattr(request, "client", None), "name", ""),
             hint=token_type_hint or "",
         )
+
+
+def _revoke_after_code_reuse(code: str, client) -> None:
+    """A spent code came back (RFC 6749 §4.1.2): whoever holds it may have
+    stolen it, so the tokens issued from it are revoked, and it is audited."""
+    record = LoginRecord.objects.filter(code_digest=_digest(code)).first()
+    if record is None or client is None:
+        return
+    issued = get_access_token_model().objects.filter(
+        user=record.user, application=client, created__gte=record.created_at
+    )
+    for token in issued:
+        token.revoke()  # and its refresh token
+    refresh = get_refresh_token_model().objects.filter(
+        user=record.user,
+        application=client,
+        created__gte=record.created_at,
+        revoked__isnull=True,
+    )
+    for token in refresh:
+        token.revoke()
+    audit_record(
+        action="oidc.code_reuse",
+        outcome="failure",
+        username=record.user.get_username(),
+        source="oidc",
+        client=client.name,
+        reason="a spent authorization code was presented again: tokens revoked",
+    )
 
 
 def _with_login(request, record) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
-from oauth2_provider.views import AuthorizationView
+from oauth2_provider.views import AuthorizationView, AuthorizedTokenDeleteView
 
 from oidc.models import LoginRecord
 from oidc.validator import current_request
@@ -133,3 +133,19 @@ class TesseraAuthorizationView(AuthorizationView):
             reason=str(getattr(error, "error", error))[:200],
         )
         return super().error_response(error, application, **kwargs)
+
+
+class AuditedTokenDeleteView(AuthorizedTokenDeleteView):
+    """The user revokes an application's access from their list; audited."""
+
+    def form_valid(self, form):
+        token = self.get_object()
+        audit_record(
+            action="oidc.revoke",
+            outcome="success",
+            actor=f"user:{self.request.user.get_username()}",
+            username=self.request.user.get_username(),
+            source="portal",
+            client=token.application.name if token.application else "",
+        )
+        return super().form_valid(form)

@@ -124,10 +124,8 @@ def relying_party(live):
         "authorization-code",
         "--name",
         "Wiki",
-        "--client-id",
-        client_id,
-        "--client-secret",
-        secret,
+        f"--client-id={client_id}",  # an id may start with "-"
+        f"--client-secret={secret}",
         "--redirect-uris",
         "http://127.0.0.1/callback",  # replaced below by the RP's own
         "--algorithm",

@@ -31,11 +31,30 @@ CALLBACK = "http://rp.example/callback"
 
 
 @pytest.fixture(scope="module")
-def live(django_db_setup, django_db_blocker):
+def server_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("oidc-cache")
+
+
+@pytest.fixture(scope="module")
+def live(django_db_setup, django_db_blocker, server_cache):
     port = free_port()
-    process = start_daphne(port, {"SITE_URL": f"http://localhost:{port}"}, "oidc.log")
+    process = start_daphne(
+        port,
+        {
+            "SITE_URL": f"http://localhost:{port}",
+            "TESSERA_TEST_SERVER_CACHE": str(server_cache),
+        },
+        "oidc.log",
+    )
     yield f"http://localhost:{port}"
     stop(process)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_server_throttles(server_cache):
+    """Each test's logins start with the live server's throttles empty."""
+    for entry in server_cache.iterdir():
+        entry.unlink()
 
 
 @pytest.fixture
@@ -63,10 +82,8 @@ def application(*options) -> tuple[str, str]:
         "authorization-code",
         "--name",
         "Grafana",
-        "--client-id",
-        client_id,
-        "--client-secret",
-        secret,
+        f"--client-id={client_id}",  # an id may start with "-"
+        f"--client-secret={secret}",
         "--redirect-uris",
         CALLBACK,
         "--algorithm",
@@ -464,4 +481,153 @@ def test_the_admin_revokes_every_token_of_an_application_at_once(client, enroll)
     ).exists()
     assert AuditEvent.objects.filter(
         action="oidc.revoke", detail__all_tokens=True
+    ).exists()
+
+
+def test_a_reused_code_revokes_the_tokens_issued_from_it(live, discovery, alice):
+    _, device = alice
+    client_id, secret = application("--skip-authorization")
+    session = rp(discovery, client_id, secret)
+    verifier = secrets.token_urlsafe(48)
+    start, _ = session.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=verifier, nonce="n4"
+    )
+    callback = portal_login(live, device, start)
+    token = session.fetch_token(
+        discovery["token_endpoint"],
+        authorization_response=callback,
+        code_verifier=verifier,
+    )
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    replay = requests.post(
+        discovery["token_endpoint"],
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
+        auth=(client_id, secret),
+        timeout=10,
+    )
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    info = requests.get(
+        discovery["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=10,
+    )
+    assert info.status_code == 401  # the access token issued from it is revoked
+    refreshed = requests.post(
+        discovery["token_endpoint"],
+        {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(client_id, secret),
+        timeout=10,
+    )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    assert AuditEvent.objects.filter(action="oidc.code_reuse").exists()
+
+
+def test_a_revoked_or_expired_refresh_token_is_refused(live, discovery, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import RefreshToken
+
+    _, device = alice
+    client_id, secret = application("--skip-authorization")
+
+    def signed_in():
+        session = rp(discovery, client_id, secret)
+        verifier = secrets.token_urlsafe(48)
+        start, _ = session.create_authorization_url(
+            discovery["authorization_endpoint"], code_verifier=verifier, nonce="n5"
+        )
+        return session.fetch_token(
+            discovery["token_endpoint"],
+            authorization_response=portal_login(live, device, start),
+            code_verifier=verifier,
+        )
+
+    def refresh(value):
+        return requests.post(
+            discovery["token_endpoint"],
+            {"grant_type": "refresh_token", "refresh_token": value},
+            auth=(client_id, secret),
+            timeout=10,
+        )
+
+    token = signed_in()
+    revoked = requests.post(
+        live + "/o/revoke_token/",
+        {"token": token["refresh_token"], "token_type_hint": "refresh_token"},
+        auth=(client_id, secret),
+        timeout=10,
+    )
+    assert revoked.status_code == 200
+    assert refresh(token["refresh_token"]).json()["error"] == "invalid_grant"
+    later = signed_in()
+    RefreshToken.objects.filter(revoked__isnull=True).update(
+        created=timezone.now() - timedelta(days=31)
+    )
+    assert refresh(later["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_an_old_signing_key_stays_in_the_jwks_after_rotation(settings, client):
+    """Rotation as the README says: the new key signs, the old key's public
+    half stays published until the tokens it signed have expired."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from oauth2_provider.settings import oauth2_settings
+
+    def pem():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+
+    old, new = pem(), pem()
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "OIDC_RSA_PRIVATE_KEY": new,
+        "OIDC_RSA_PRIVATE_KEYS_INACTIVE": [old],
+    }
+    oauth2_settings.reload()
+    try:
+        keys = client.get("/o/.well-known/jwks.json").json()["keys"]
+    finally:
+        oauth2_settings.reload()
+    assert len(keys) == 2 and len({k["kid"] for k in keys}) == 2
+
+
+def test_the_users_own_revocation_is_audited(live, discovery, alice):
+    from oauth2_provider.models import AccessToken
+
+    _, device = alice
+    client_id, secret = application("--skip-authorization")
+    session = rp(discovery, client_id, secret)
+    verifier = secrets.token_urlsafe(48)
+    start, _ = session.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=verifier, nonce="n6"
+    )
+    browser = requests.Session()
+    callback = back_to_application(
+        browser.get(
+            portal_login_in(browser, live, device, start), allow_redirects=False
+        )
+    )
+    session.fetch_token(
+        discovery["token_endpoint"],
+        authorization_response=callback,
+        code_verifier=verifier,
+    )
+    token = AccessToken.objects.get(application__client_id=client_id)
+    url = f"{live}/o/authorized_tokens/{token.pk}/delete/"
+    page = browser.get(url).text
+    browser.post(
+        url, {"csrfmiddlewaretoken": form_token(page)}, headers={"Referer": url}
+    )
+    assert AuditEvent.objects.filter(
+        action="oidc.revoke", actor="user:alice", detail__client="Grafana"
     ).exists()
