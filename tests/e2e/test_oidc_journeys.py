@@ -24,7 +24,12 @@ from django.core.management import call_command
 from oauth2_provider.models import Application
 from playwright.sync_api import expect
 
-from tests.e2e.steps import next_step_code, walk_intro
+from tests.e2e.steps import (
+    add_virtual_authenticator,
+    next_step_code,
+    walk_intro,
+    wizard_to_choice,
+)
 from tests.e2e.test_push_journeys import PASSWORD, activate_phone
 from tests.servers import free_port
 from tokens.services.enrollment import token_assign
@@ -195,3 +200,38 @@ def test_an_application_signs_the_user_in_by_passcode(
     claims = claims_of(desktop)
     shot(desktop, "signed-in")
     assert claims["amr"] == ["pwd", "otp", "mfa"]
+
+
+def test_an_application_signs_the_user_in_by_passkey_and_passwordless(
+    live, desktop, user, mail_dir, relying_party, shot
+):
+    cdp, authenticator = add_virtual_authenticator(desktop.context, desktop)
+
+    def presence(on: bool):
+        cdp.send(
+            "WebAuthn.setAutomaticPresenceSimulation",
+            {"authenticatorId": authenticator, "enabled": on},
+        )
+
+    wizard_to_choice(desktop, live, mail_dir, PASSWORD)
+    desktop.check("#kind-passkey")
+    desktop.click("#submit")
+    desktop.fill("#passkey-name", "Work laptop")
+    desktop.click("#passkey-create")
+    expect(desktop.locator("#passkeys")).to_contain_text("Work laptop")
+    desktop.click("text=Log out")
+    # Password, then the passkey.
+    presence(False)
+    desktop.goto(relying_party.url + "/login")
+    portal_password(desktop)
+    expect(desktop.locator("#passkey-login")).to_be_visible()
+    presence(True)
+    desktop.click("#passkey-login")
+    claims = claims_of(desktop)
+    assert claims["amr"] == ["pwd", "hwk", "user", "mfa"]
+    # Passwordless: the login page's username field offers the passkey.
+    desktop.goto(relying_party.url + "/login?prompt=login")
+    again = claims_of(desktop)
+    shot(desktop, "passwordless")
+    assert again["amr"] == ["hwk", "user", "mfa"]
+    assert again["auth_time"] >= claims["auth_time"]

@@ -631,3 +631,13 @@ def test_the_users_own_revocation_is_audited(live, discovery, alice):
     assert AuditEvent.objects.filter(
         action="oidc.revoke", actor="user:alice", detail__client="Grafana"
     ).exists()
+
+
+def test_rp_initiated_logout_redirects_only_to_registered_uris(client, alice):
+    user, _ = alice
+    application()
+    client.force_login(user)
+    answer = client.get(
+        "/o/logout/", {"post_logout_redirect_uri": "https://evil.example/after"}
+    )
+    assert "evil.example" not in answer.headers.get("Location", "")
