@@ -76,3 +76,22 @@ def _fresh_throttles():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def admin_client(client, enroll):
+    """A superuser's browser session, logged in with a second factor (the
+    admin takes nothing less)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from tokens.models import Token
+
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    device = enroll(root)
+    client.force_login(root)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = Token.objects.get(
+        serial=device.serial
+    ).persistent_id
+    session.save()
+    return client

@@ -141,18 +141,9 @@ def test_assign_token_finds_people_who_never_logged_in(directory):
 
 
 def test_the_admin_finds_people_in_the_directory_and_assigns_a_token(
-    directory, enroll, client
+    directory, admin_client
 ):
-    from django_otp import DEVICE_ID_SESSION_KEY
-
-    root = User.objects.create_superuser("root", "root@example.com", "pw")
-    device = enroll(root)
-    client.force_login(root)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = Token.objects.get(
-        serial=device.serial
-    ).persistent_id
-    session.save()
+    client = admin_client
     found = client.get("/admin/directory/directoryaccount/search/", {"q": "ali"})
     text = found.content.decode()
     assert "alice@example.org" in text and "bob@example.org" not in text

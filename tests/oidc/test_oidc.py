@@ -442,20 +442,11 @@ def test_amr_names_what_was_used():
     ]
 
 
-def test_the_admin_revokes_every_token_of_an_application_at_once(client, enroll):
-    from django_otp import DEVICE_ID_SESSION_KEY
+def test_the_admin_revokes_every_token_of_an_application_at_once(admin_client):
     from oauth2_provider.models import AccessToken, Application, RefreshToken
 
-    from tokens.models import Token
-
-    root = get_user_model().objects.create_superuser("root", "r@example.com", "pw")
-    device = enroll(root)
-    client.force_login(root)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = Token.objects.get(
-        serial=device.serial
-    ).persistent_id
-    session.save()
+    client = admin_client
+    root = get_user_model().objects.get(username="root")
     client_id, _ = application()
     app = Application.objects.get(client_id=client_id)
     from datetime import timedelta

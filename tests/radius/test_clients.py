@@ -7,7 +7,6 @@ import json
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -77,19 +76,8 @@ def test_the_most_specific_client_answers_for_an_address(settings):
     assert client_for("::ffff:10.5.5.5")[0].name == "Lab switch"
 
 
-def test_the_admin_shows_the_new_secret_once_and_warns_when_relaxed(client, enroll):
-    from django_otp import DEVICE_ID_SESSION_KEY
-
-    from tokens.models import Token
-
-    root = get_user_model().objects.create_superuser("root", "r@example.com", "pw")
-    device = enroll(root)
-    client.force_login(root)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = Token.objects.get(
-        serial=device.serial
-    ).persistent_id
-    session.save()
+def test_the_admin_shows_the_new_secret_once_and_warns_when_relaxed(admin_client):
+    client = admin_client
     page = client.post(
         "/admin/radius/radiusclient/add/",
         {
