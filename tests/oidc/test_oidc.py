@@ -273,64 +273,50 @@ def test_a_tampered_id_token_is_rejected_by_the_client(live, discovery, alice):
         verify(forged, discovery, client_id, nonce)
 
 
-def test_an_unregistered_redirect_uri_is_no_open_redirect(live, discovery):
-    client_id, _ = application()
-    answer = requests.get(
+def authorize(discovery, client_id: str, **params):
+    """An authorization request from a browser with no session."""
+    query = {
+        "client_id": client_id,
+        "response_type": "code",
+        "scope": "openid",
+        "redirect_uri": CALLBACK,
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+        **params,
+    }
+    return requests.get(
         discovery["authorization_endpoint"],
-        params={
-            "client_id": client_id,
-            "response_type": "code",
-            "scope": "openid",
-            "redirect_uri": "https://evil.example/steal",
-            "code_challenge": "x" * 43,
-            "code_challenge_method": "S256",
-            "prompt": "none",
-        },
+        params=query,
         allow_redirects=False,
         timeout=10,
     )
-    assert answer.status_code != 302 or "evil.example" not in answer.headers.get(
-        "Location", ""
+
+
+def test_an_unregistered_redirect_uri_is_no_open_redirect(live, discovery):
+    client_id, _ = application()
+    answer = authorize(
+        discovery,
+        client_id,
+        redirect_uri="https://evil.example/steal",
+        prompt="none",
     )
+    assert "evil.example" not in answer.headers.get("Location", "")
+    assert "evil.example" not in answer.text
 
 
 def test_prompt_none_without_a_session_answers_login_required(live, discovery):
     client_id, _ = application()
-    answer = requests.get(
-        discovery["authorization_endpoint"],
-        params={
-            "client_id": client_id,
-            "response_type": "code",
-            "scope": "openid",
-            "redirect_uri": CALLBACK,
-            "state": "s1",
-            "code_challenge": "x" * 43,
-            "code_challenge_method": "S256",
-            "prompt": "none",
-        },
-        allow_redirects=False,
-        timeout=10,
-    )
+    answer = authorize(discovery, client_id, state="s1", prompt="none")
     query = parse_qs(urlsplit(back_to_application(answer)).query)
     assert query["error"] == ["login_required"] and query["state"] == ["s1"]
 
 
 def test_plain_pkce_is_refused(live, discovery):
     client_id, _ = application()
-    answer = requests.get(
-        discovery["authorization_endpoint"],
-        params={
-            "client_id": client_id,
-            "response_type": "code",
-            "scope": "openid",
-            "redirect_uri": CALLBACK,
-            "code_challenge": "x" * 43,
-            "code_challenge_method": "plain",
-        },
-        allow_redirects=False,
-        timeout=10,
+    assert (
+        authorize(discovery, client_id, code_challenge_method="plain").status_code
+        == 400
     )
-    assert answer.status_code == 400
 
 
 def test_the_user_sees_and_revokes_the_applications_they_allowed(

@@ -45,26 +45,40 @@ def wrong_password_login(base: str, finished: list, username: str = "root") -> N
     finished.append(("login", time.monotonic()))
 
 
-def test_validations_do_not_queue_behind_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    get_user_model().objects.create_superuser("root", "r@example.com", "right one")
-    _, key = api_client_create(name="VPN", actor="test")
+def order_under_hashing(usernames: list[str], other, log_name: str) -> list[str]:
+    """Against a live server hashing as production does: wrong passwords for
+    ``usernames`` posted at once, then ``other(base)`` (named by what it
+    returns); the order in which they finished."""
     port = free_port()
     server = start_daphne(
         port,
         {"SITE_URL": f"http://localhost:{port}", "TESSERA_TEST_REAL_HASHERS": "1"},
-        "slow-hashing.log",
+        log_name,
     )
     base = f"http://localhost:{port}"
     finished: list = []
     try:
         logins = [
-            threading.Thread(target=wrong_password_login, args=(base, finished))
-            for _ in range(3)
+            threading.Thread(target=wrong_password_login, args=(base, finished, name))
+            for name in usernames
         ]
         for thread in logins:
             thread.start()
-        time.sleep(0.3)  # the password forms are being posted
+        time.sleep(0.4)  # the password forms are being posted
+        finished.append((other(base), time.monotonic()))
+        for thread in logins:
+            thread.join(timeout=60)
+    finally:
+        stop(server)
+    return [name for name, _ in sorted(finished, key=lambda item: item[1])]
+
+
+def test_validations_do_not_queue_behind_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    get_user_model().objects.create_superuser("root", "r@example.com", "right one")
+    _, key = api_client_create(name="VPN", actor="test")
+
+    def validate(base):
         request = urllib.request.Request(
             base + "/api/v1/auth/validate",
             json.dumps({"username": "root", "passcode": "123456"}).encode(),
@@ -75,14 +89,11 @@ def test_validations_do_not_queue_behind_password_hashing(settings):
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert json.loads(response.read()) == {"result": "reject"}
-        finished.append(("validate", time.monotonic()))
-        for thread in logins:
-            thread.join(timeout=60)
-    finally:
-        stop(server)
-    order = [name for name, _ in sorted(finished, key=lambda item: item[1])]
+        return "validate"
+
+    order = order_under_hashing(["root"] * 3, validate, "slow-hashing.log")
     assert len(order) == 4
-    # Three hashes run one after another on the pages lane; the validation
+    # Three hashes run one after another on the forms lane; the validation
     # does not wait for them (before, it came last or nearly).
     assert order.index("validate") <= 1, order
 
@@ -90,31 +101,13 @@ def test_validations_do_not_queue_behind_password_hashing(settings):
 def test_reading_a_page_does_not_wait_behind_password_hashing(settings):
     """Fresh usernames each time (no per-name throttle applies): the password
     posts queue on the forms lane, and GET /login/ is answered on its own."""
-    port = free_port()
-    server = start_daphne(
-        port,
-        {"SITE_URL": f"http://localhost:{port}", "TESSERA_TEST_REAL_HASHERS": "1"},
-        "slow-hashing-pages.log",
-    )
-    base = f"http://localhost:{port}"
-    finished: list = []
-    try:
-        logins = [
-            threading.Thread(
-                target=wrong_password_login, args=(base, finished, f"nobody{i}")
-            )
-            for i in range(4)
-        ]
-        for thread in logins:
-            thread.start()
-        time.sleep(0.4)  # the password forms are being posted
+
+    def read_page(base):
         with urllib.request.urlopen(base + "/login/", timeout=30) as response:
             assert response.status == 200
-        finished.append(("page", time.monotonic()))
-        for thread in logins:
-            thread.join(timeout=60)
-    finally:
-        stop(server)
-    order = [name for name, _ in sorted(finished, key=lambda item: item[1])]
+        return "page"
+
+    names = [f"nobody{i}" for i in range(4)]
+    order = order_under_hashing(names, read_page, "slow-hashing-pages.log")
     assert len(order) == 5
     assert order.index("page") <= 1, order
