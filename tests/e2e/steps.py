@@ -64,6 +64,16 @@ def add_virtual_authenticator(context, page):
     return cdp, added["authenticatorId"]
 
 
+def presence(cdp, authenticator: str, on: bool) -> None:
+    """Whether the virtual authenticator answers at once. Off, a person picks
+    a passkey from the username field's suggestions (autofill) only if they
+    want to, so a page can be looked at before the passkey answers."""
+    cdp.send(
+        "WebAuthn.setAutomaticPresenceSimulation",
+        {"authenticatorId": authenticator, "enabled": on},
+    )
+
+
 def password_login(desktop, password, username="alice"):
     """From the Start page: Start, the username, then the password."""
     desktop.click("#start")

@@ -27,6 +27,7 @@ from playwright.sync_api import expect
 from tests.e2e.steps import (
     add_virtual_authenticator,
     next_step_code,
+    presence,
     walk_intro,
     wizard_to_choice,
 )
@@ -207,12 +208,6 @@ def test_an_application_signs_the_user_in_by_passkey_and_passwordless(
 ):
     cdp, authenticator = add_virtual_authenticator(desktop.context, desktop)
 
-    def presence(on: bool):
-        cdp.send(
-            "WebAuthn.setAutomaticPresenceSimulation",
-            {"authenticatorId": authenticator, "enabled": on},
-        )
-
     wizard_to_choice(desktop, live, mail_dir, PASSWORD)
     desktop.check("#kind-passkey")
     desktop.click("#submit")
@@ -221,11 +216,11 @@ def test_an_application_signs_the_user_in_by_passkey_and_passwordless(
     expect(desktop.locator("#passkeys")).to_contain_text("Work laptop")
     desktop.click("text=Log out")
     # Password, then the passkey.
-    presence(False)
+    presence(cdp, authenticator, False)
     desktop.goto(relying_party.url + "/login")
     portal_password(desktop)
     expect(desktop.locator("#passkey-login")).to_be_visible()
-    presence(True)
+    presence(cdp, authenticator, True)
     desktop.click("#passkey-login")
     claims = claims_of(desktop)
     assert claims["amr"] == ["pwd", "hwk", "user", "mfa"]

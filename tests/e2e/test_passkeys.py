@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.steps import add_virtual_authenticator, password_login, wizard_to_choice
+from tests.e2e.steps import (
+    add_virtual_authenticator,
+    password_login,
+    presence,
+    wizard_to_choice,
+)
 from tokens.models import AuditEvent, Passkey
 
 PASSWORD = "correct horse battery"
@@ -20,14 +25,6 @@ def log_out(desktop):
 def test_a_user_enrolls_and_logs_in_with_a_passkey(live, desktop, user, mail_dir, shot):
     cdp, authenticator = add_virtual_authenticator(desktop.context, desktop)
 
-    def presence(on: bool):
-        # The virtual authenticator answers at once; a person picks a passkey
-        # from the username field's suggestions (autofill) only if they want.
-        cdp.send(
-            "WebAuthn.setAutomaticPresenceSimulation",
-            {"authenticatorId": authenticator, "enabled": on},
-        )
-
     wizard_to_choice(desktop, live, mail_dir, PASSWORD)
     desktop.check("#kind-passkey")
     shot(desktop, "1-choice")
@@ -40,11 +37,11 @@ def test_a_user_enrolls_and_logs_in_with_a_passkey(live, desktop, user, mail_dir
 
     # After the password, the passkey is offered first.
     log_out(desktop)
-    presence(False)
+    presence(cdp, authenticator, False)
     password_login(desktop, PASSWORD)
     expect(desktop.locator("#passkey-login")).to_be_visible()
     shot(desktop, "3-use-your-passkey")
-    presence(True)
+    presence(cdp, authenticator, True)
     desktop.click("#passkey-login")
     expect(desktop.locator("#passkeys")).to_contain_text("Work laptop")
 
