@@ -59,7 +59,8 @@ class DirectoryAccountAdmin(admin.ModelAdmin):
         they never logged in and assigns a token (their group's policy)."""
         from directory.people import directory_search, directory_user_ensure
 
-        if not getattr(settings, "TESSERA_LDAP_URL", ""):
+        configured = bool(getattr(settings, "TESSERA_LDAP_URL", ""))
+        if not configured:
             messages.error(request, "No directory is configured (TESSERA_LDAP_URL).")
         form = SearchForm(request.GET or None)
         people = []
@@ -75,7 +76,7 @@ class DirectoryAccountAdmin(admin.ModelAdmin):
                             user=user, actor=f"admin:{request.user.get_username()}"
                         )
                     )
-            elif form.is_valid() and settings_has_directory():
+            elif form.is_valid() and configured:
                 people = directory_search(form.cleaned_data["q"])
         except ServiceError as exc:
             messages.error(request, exc.detail)
@@ -101,7 +102,3 @@ class DirectoryAccountAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
             },
         )
-
-
-def settings_has_directory() -> bool:
-    return bool(getattr(settings, "TESSERA_LDAP_URL", ""))

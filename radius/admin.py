@@ -4,6 +4,7 @@ client that does not require Message-Authenticator is flagged."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
@@ -78,7 +79,7 @@ class RadiusClientAdmin(admin.ModelAdmin):
         return self._show_secret(request, obj, request._radius_secret)
 
     def _show_secret(self, request, client, secret):
-        address = parse_address(_radius_address())
+        address = parse_address(settings.TESSERA_RADIUS_ADDRESS)
         response = TemplateResponse(
             request,
             "admin/radius/secret.html",
@@ -108,9 +109,3 @@ class RadiusClientAdmin(admin.ModelAdmin):
             new_secret=True,
         )
         return self._show_secret(request, client, secret)
-
-
-def _radius_address() -> str:
-    from django.conf import settings
-
-    return settings.TESSERA_RADIUS_ADDRESS

@@ -5,14 +5,13 @@ came from."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import time
 
 from django.conf import settings
 from django.db import transaction
 
-from radius.models import RadiusClient, networks_of
+from radius.models import RadiusClient, networks_of, source_ip
 from tokens.services.audit import audit_record
 from tokens.services.keys import open_seed, seal_seed
 
@@ -91,19 +90,16 @@ def client_for(address: str) -> tuple[RadiusClient, bytes] | None:
     with its secret; None for an address no client covers."""
     now = time.monotonic()
     if now - _cache["at"] >= settings.TESSERA_RADIUS_CLIENT_CACHE_SECONDS:
+        # Secrets opened and networks parsed once per refresh, not per request.
         _cache["clients"] = [
-            (client, radius_client_secret(client))
+            (client, radius_client_secret(client), networks_of(client.networks))
             for client in RadiusClient.objects.all()
         ]
         _cache["at"] = now
-    matches = [(c, s) for c, s in _cache["clients"] if c.covers(address)]
-    if not matches:
-        return None
-    return max(matches, key=lambda pair: _specificity(pair[0], address))
-
-
-def _specificity(client: RadiusClient, address: str) -> int:
-    ip = ipaddress.ip_address(address)
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return max(n.prefixlen for n in networks_of(client.networks) if ip in n)
+    ip = source_ip(address)
+    best, best_prefix = None, -1
+    for client, secret, networks in _cache["clients"] if ip is not None else ():
+        prefix = max((n.prefixlen for n in networks if ip in n), default=-1)
+        if prefix > best_prefix:
+            best, best_prefix = (client, secret), prefix
+    return best

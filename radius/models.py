@@ -19,6 +19,18 @@ def networks_of(text: str) -> list:
     return [ipaddress.ip_network(item, strict=False) for item in items]
 
 
+def source_ip(address: str):
+    """The address a request came from (an IPv4-mapped IPv6 address as the
+    IPv4 one), or None when it is not an address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip
+
+
 def validate_networks(text: str) -> None:
     try:
         found = networks_of(text)
@@ -81,10 +93,5 @@ class RadiusClient(models.Model):
         return f"radius/{self.uid}"
 
     def covers(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        if ip.version == 6 and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in net for net in networks_of(self.networks))
+        ip = source_ip(address)
+        return ip is not None and any(ip in net for net in networks_of(self.networks))
