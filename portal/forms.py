@@ -5,6 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+# The browser's password manager fills the account's current password.
+PASSWORD = forms.PasswordInput(attrs={"autocomplete": "current-password"})
+
 
 class UsernameForm(forms.Form):
     username = forms.CharField(
@@ -16,30 +19,31 @@ class UsernameForm(forms.Form):
 
 
 class PushLoginForm(forms.Form):
-    password = forms.CharField(
-        label=_("Password"), widget=forms.PasswordInput, max_length=256
-    )
+    password = forms.CharField(label=_("Password"), widget=PASSWORD, max_length=256)
 
 
 class LoginForm(forms.Form):
-    password = forms.CharField(
-        label=_("Password"), widget=forms.PasswordInput, max_length=256
-    )
+    password = forms.CharField(label=_("Password"), widget=PASSWORD, max_length=256)
     passcode = forms.RegexField(
         r"^[A-Za-z0-9]{6,24}$",
         label=_("Passcode"),
         max_length=24,
-        help_text=_("With a server PIN, type the PIN then the passcode."),
         error_messages={"invalid": _("A passcode is 6 to 24 letters or digits.")},
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "text"}
         ),
     )
 
-    def __init__(self, *args, need_password: bool = True, **kwargs):
+    def __init__(
+        self, *args, need_password: bool = True, server_pin: bool = False, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         if not need_password:  # typed a moment ago, on the one password form
             del self.fields["password"]
+        if server_pin:  # only where the user's token has one
+            self.fields["passcode"].help_text = _(
+                "Type your PIN, then the passcode, with nothing in between."
+            )
 
 
 class CodeForm(forms.Form):
@@ -52,9 +56,7 @@ class CodeForm(forms.Form):
 
 
 class PasswordForm(forms.Form):
-    password = forms.CharField(
-        label=_("Password"), widget=forms.PasswordInput, max_length=256
-    )
+    password = forms.CharField(label=_("Password"), widget=PASSWORD, max_length=256)
 
 
 class RenameForm(forms.Form):
@@ -64,9 +66,7 @@ class RenameForm(forms.Form):
 class BackupLoginForm(forms.Form):
     """A backup code, with the password when this session has not typed it."""
 
-    password = forms.CharField(
-        label=_("Password"), widget=forms.PasswordInput, max_length=256
-    )
+    password = forms.CharField(label=_("Password"), widget=PASSWORD, max_length=256)
     code = forms.CharField(
         label=_("Backup code"),
         max_length=24,
@@ -83,9 +83,7 @@ class BackupLoginForm(forms.Form):
 class LostForm(forms.Form):
     """ "I lost my phone": the password, when this session has not typed it."""
 
-    password = forms.CharField(
-        label=_("Password"), widget=forms.PasswordInput, max_length=256
-    )
+    password = forms.CharField(label=_("Password"), widget=PASSWORD, max_length=256)
 
     def __init__(self, *args, need_password: bool = True, **kwargs):
         super().__init__(*args, **kwargs)

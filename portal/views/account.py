@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, logout
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -14,7 +15,9 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from portal.forms import PasswordForm, RenameForm
 from portal.views.common import (
     PLATFORMS,
+    begin_login,
     otp_required,
+    phone_here,
     platforms_here_first,
     setup_context,
 )
@@ -32,16 +35,40 @@ def enroll_link(request, code):
     enrollment = enrollment_by_link(code)
     if enrollment is None:
         return render(request, "portal/link_invalid.html", status=404)
-    platform = request.GET.get("platform")
+    # On a phone, that phone (the page offers another device); on a computer,
+    # the choice, a phone pre-selected.
+    platform = request.GET.get("platform") or phone_here(request)
     if platform not in PLATFORMS:
-        platforms, here = platforms_here_first(request)
+        platforms, here, suggested = platforms_here_first(request)
         return render(
             request,
             "portal/enroll_platforms.html",
-            {"platforms": platforms, "here": here, "token": enrollment.token},
+            {
+                "platforms": platforms,
+                "here": here,
+                "suggested": suggested,
+                "token": enrollment.token,
+            },
         )
     context = setup_context(request, enrollment, platform)
-    return render(request, "portal/enroll_link.html", context)
+    return render(
+        request,
+        "portal/enroll_link.html",
+        {
+            **context,
+            "next_url": _after_activation(request, enrollment.token.user),
+            "platform_choice": True,
+        },
+    )
+
+
+def _after_activation(request, owner) -> str:
+    """Where the link page leads once the token is active: into the portal,
+    the login already begun for the token's owner (the link was theirs)."""
+    if request.user.is_authenticated:
+        return reverse("portal:dashboard" if request.user == owner else "portal:home")
+    begin_login(request, owner.get_username())
+    return reverse("portal:login-continue")
 
 
 # --- dashboard ------------------------------------------------------------------

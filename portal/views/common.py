@@ -81,10 +81,25 @@ def watch_serial(request, serial: str) -> None:
     request.session[WATCH_SESSION_KEY] = [*serials, serial][-5:]
 
 
-def platforms_here_first(request) -> tuple[dict, str]:
-    """PLATFORMS with this browser's own first (still choosable), and it."""
+def platforms_here_first(request) -> tuple[dict, str, str]:
+    """PLATFORMS in the order a person most likely wants them, this
+    browser's own platform, and the one to pre-select: on a phone, that
+    phone; on a computer, a phone (Tessera goes on the phone that will
+    approve, which scans the QR code this computer shows)."""
     here = platform_of(request.META.get("HTTP_USER_AGENT", ""))
-    return dict(sorted(PLATFORMS.items(), key=lambda item: item[0] != here)), here
+    suggested = here if here in PHONES else "android"
+    order = [suggested, *PHONES, here]
+    ordered = sorted(
+        PLATFORMS.items(),
+        key=lambda item: order.index(item[0]) if item[0] in order else len(order),
+    )
+    return dict(ordered), here, suggested
+
+
+def phone_here(request) -> str:
+    """The phone platform this browser runs on, or ""."""
+    here = platform_of(request.META.get("HTTP_USER_AGENT", ""))
+    return here if here in PHONES else ""
 
 
 def browser_of(request) -> str:
@@ -139,4 +154,5 @@ def setup_context(request, enrollment, platform: str) -> dict:
         "activation_link": link,
         "qr": qr_svg(link) if token.policy.qr_enrollment else None,
         "app_url": f"{settings.SITE_URL}/app/",
+        "expires_at": enrollment.expires_at,
     }

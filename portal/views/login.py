@@ -129,7 +129,12 @@ def login_continue(request):
     if request.GET.get("method") != "passcode":
         return _login_with_push(request, username)
     checked = password_ok_user(request)
-    form = LoginForm(request.POST or None, need_password=checked is None)
+    form = LoginForm(
+        request.POST or None,
+        need_password=checked is None,
+        # Known only once the password was right (nobody is looked up before).
+        server_pin=checked is not None and portal_service.has_server_pin(checked),
+    )
     if (
         request.method == "POST"
         and form.is_valid()

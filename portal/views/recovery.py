@@ -212,9 +212,14 @@ def token_move(request, serial):
             return redirect("portal:dashboard")
         context = setup_context(request, issued.enrollment, platform)
         return render(request, "portal/move_setup.html", {**context, "move": True})
-    ordered, here = platforms_here_first(request)
+    ordered, here, suggested = platforms_here_first(request)
     return render(
         request,
         "portal/move_start.html",
-        {"token": token, "platforms": ordered, "here": here},
+        {
+            "token": token,
+            "platforms": ordered,
+            "here": here,
+            "suggested": suggested,
+        },
     )

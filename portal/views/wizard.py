@@ -167,9 +167,11 @@ def add_platform(request):
         return redirect("portal:add-setup")
     # This browser's platform first: on a phone, the user most likely
     # activates on that phone.
-    ordered, here = platforms_here_first(request)
+    ordered, here, suggested = platforms_here_first(request)
     return render(
-        request, "portal/add_platform.html", {"platforms": ordered, "here": here}
+        request,
+        "portal/add_platform.html",
+        {"platforms": ordered, "here": here, "suggested": suggested},
     )
 
 
@@ -263,8 +265,11 @@ def add_finish(request):
             return _enrolled(request, user, token, "push")
         messages.error(request, _("The request was not approved. Enter a passcode."))
         return redirect("portal:add-finish")
-    passcode_form = LoginForm(request.POST or None)
-    passcode_form.fields.pop("password")
+    passcode_form = LoginForm(
+        request.POST or None,
+        need_password=False,
+        server_pin=token.policy.pin_mode == "server",
+    )
     if request.method == "POST" and passcode_form.is_valid():
         if not allow("finish", user.get_username(), limit=10, window=300):
             passcode_form.add_error(None, _("Too many attempts. Wait a few minutes."))

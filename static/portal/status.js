@@ -38,9 +38,21 @@ function activated() {
   if (next) {
     next.textContent = next.dataset.activeText;
     next.classList.add("primary");
+    next.hidden = false;
     next.focus();
   }
   offerClearClipboard(); // the spent activation string need not stay there
+  // The next step is obvious (log in with the new token): go on to it,
+  // unless a copied string waits to be cleared from the clipboard.
+  if (next?.dataset.auto && !copied) setTimeout(() => location.assign(next.href), 1200);
+}
+
+// An administrator issued a newer activation: this page's is void.
+function replaced() {
+  status.textContent = "This activation was replaced by a newer one and no longer works. Use the newest email from your administrator, or start again.";
+  status.className = "status message error";
+  section.querySelector(".setup-pending")?.setAttribute("hidden", "");
+  document.querySelectorAll(".until-active").forEach((note) => note.setAttribute("hidden", ""));
 }
 
 if (section) {
@@ -48,19 +60,21 @@ if (section) {
     ? "Your token is active on the new phone. The old phone no longer works for it: you can delete it there."
     : "Your token is active. You can now log in with it.");
   // Moving a token to a new phone: it is active on the old one already, so
-  // only an activation that happens now (assigned, then active) counts.
-  let fresh = !section.dataset.move;
+  // only the move's own confirmation ("moved") counts.
+  const done = section.dataset.move ? "moved" : "active";
   follow(
     "/ws/token-status/",
     (data, socket) => {
       if (data.type !== "token" || data.serial !== section.dataset.serial) return;
-      if (data.state === "assigned") fresh = true;
-      if (data.state === "active" && fresh) {
+      if (data.state === "replaced") {
+        replaced();
+        socket.close();
+      } else if (data.state === done) {
         activated();
         socket.close();
       }
     },
-    () => section.classList.contains("is-active"),
+    () => section.classList.contains("is-active") || status.classList.contains("error"),
     15000,
   );
 }

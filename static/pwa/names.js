@@ -7,7 +7,7 @@ export const tokenSubtitle = (record) =>
 
 // What the app says of a token the server no longer takes codes for.
 export const STATE_TEXT = {
-  suspended: "Suspended by your administrator: its passcodes are not accepted and it takes no login requests. Ask your administrator.",
+  suspended: "Suspended: its passcodes are not accepted and it takes no login requests. If you did not report this phone lost yourself, ask your administrator.",
   locked: "Locked by your administrator or after a login request you reported: its passcodes are not accepted and it takes no login requests. Ask your administrator.",
   passcodes_locked: "Its passcodes are locked after too many wrong ones (someone may be guessing). They work again later, or when your administrator unlocks them. Login requests still reach this token: approve yours here.",
   revoked: "Removed: this token no longer works. You can delete it from this device.",

@@ -46,9 +46,19 @@ async function register(record, sub) {
 // at every start (a subscription the browser dropped is made again), and after
 // the service worker saw `pushsubscriptionchange`. Returns whether this app can
 // now be woken; never throws.
+// Why the last ensure() returned false: "denied" (the user or the browser
+// blocked notifications), "refused" (Tessera's server would not take the
+// subscription), or null.
+export let problem = null;
+
 export async function ensure() {
+  problem = null;
   try {
-    if (!supported() || Notification.permission !== "granted") return false;
+    if (!supported()) return false;
+    if (Notification.permission !== "granted") {
+      if (Notification.permission === "denied") problem = "denied";
+      return false;
+    }
     const records = await pushRecords();
     if (!records.length) return false;
     const sub = await subscription({ create: true });
@@ -59,6 +69,7 @@ export async function ensure() {
     return true;
   } catch (error) {
     console.warn("web push unavailable:", error.code || error.name, error.message);
+    if (error.code) problem = "refused"; // an answer from the server
     return false;
   }
 }

@@ -34,9 +34,15 @@ def test_the_token_moves_and_the_old_phone_is_told(
     new_phone = browser.new_context(**PHONE).new_page()
     paste_in_pwa(new_phone, live, desktop.locator("#activation-string").text_content())
     old = page.locator(f"li.token[data-serial='{serial}']")
-    expect(old).to_contain_text("Removed: this token no longer works")
-    walk_intro(new_phone)
+    walk_intro(new_phone)  # activated, not yet confirmed
+    # Until the new phone confirms, the old one keeps its token and logs in.
+    elsewhere = browser.new_context().new_page()
+    number = start_portal_login(elsewhere, live)
+    page.click(f"#number-{number}")
+    expect(elsewhere.locator("#tokens")).to_be_visible()
+    expect(old).not_to_contain_text("Removed")
     new_phone.click("#done-continue")
+    expect(old).to_contain_text("Removed: this token no longer works")
     expect(desktop.locator("#status")).to_contain_text("active on the new phone")
     expect(desktop.get_by_text("keeps working until")).to_be_hidden()
     shot(desktop, "2-moved")

@@ -68,17 +68,25 @@ def test_the_link_page_shows_platforms_then_qr_string_and_button(
     assert client.get(url).status_code == 404  # used: the link is done
 
 
-def test_showing_the_page_again_voids_the_string_shown_before(client, api, user):
+def test_one_activation_per_assignment_whatever_page_shows_it(client, api, user):
+    """The string the admin was shown, the emailed link opened twice and the
+    portal's pages all show one activation, good until it is used, once."""
     issued = token_assign(user=user, actor="test", notify=False)
     url = f"/enroll/{issued.link_code}/?platform=ios"
     first = client.get(url).content.decode()
-    second = client.get(url).content.decode()
-    old = re.search(r'id="activation-string">([A-Z0-9-]+)<', first).group(1)
-    response = api.post(
-        "/api/v1/device/activate", Device().activate_body(old), format="json"
+    second = client.get(f"/enroll/{issued.link_code}/?platform=android").content
+    shown = re.search(r'id="activation-string">([A-Z0-9-]+)<', first).group(1)
+    assert shown == issued.activation_string
+    assert issued.activation_string in second.decode()
+    assert "/app/#activate=" + issued.activation_string in second.decode()
+    device = activate_from_page(api, first)
+    again = api.post(
+        "/api/v1/device/activate", Device().activate_body(shown), format="json"
     )
-    assert response.status_code == 400
-    activate_from_page(api, second)
+    assert again.status_code == 400 and again.json()["error"] == "already_used"
+    assert client.get(url).status_code == 404
+    # Its sealed code is not kept once spent.
+    assert not Enrollment.objects.get(token__serial=device.serial).code_sealed
 
 
 def test_qr_is_hidden_when_the_policy_disallows_it(client, user, make_policy):

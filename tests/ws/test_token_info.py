@@ -150,8 +150,9 @@ def test_deleting_the_token_in_the_app_revokes_it_on_the_server(user, enroll, ap
 
 
 def test_a_replaced_device_hears_it_and_gets_no_more_requests(user, enroll, api):
-    """Admin "Replace device" (or the user's move): when the new device
-    activates, the old one is told, with its own key, and drops out."""
+    """Admin "Replace device" (or the user's move): the old device hears
+    nothing while the new one merely activates; when the new one confirms,
+    the old one is told, with its own key, and drops out."""
     from tests.device_client import Device
     from tokens.services.enrollment import enrollment_issue
     from tokens.services.push import push_create
@@ -171,13 +172,15 @@ def test_a_replaced_device_hears_it_and_gets_no_more_requests(user, enroll, api)
             format="json",
         )
         assert answer.status_code == 200
-        told = await comm.receive_json_from()
-        assert told["state"] == "revoked" and old.trusts(told)
+        assert await comm.receive_nothing(timeout=0.3)  # not cut off early
         new.accept_activation(issued.activation_string, answer.json())
-        assert not new.trusts(told)
-        await database_sync_to_async(api.post)(
+        confirmed = await database_sync_to_async(api.post)(
             "/api/v1/device/confirm", new.confirm_body(), format="json"
         )
+        assert confirmed.status_code == 200, confirmed.content
+        told = await comm.receive_json_from()
+        assert told["state"] == "revoked" and old.trusts(told)
+        assert not new.trusts(told)
         await database_sync_to_async(push_create)(
             username="alice", application="VPN", source="t"
         )

@@ -26,6 +26,12 @@ def usable_tokens(user) -> list[Token]:
     )
 
 
+def has_server_pin(user) -> bool:
+    """Whether one of the user's usable tokens takes a server PIN before its
+    passcode (the passcode form then says how to type them)."""
+    return any(t.policy.pin_mode == "server" for t in usable_tokens(user))
+
+
 def locked_notice(tokens: list[Token]) -> str | None:
     """What to tell a user (whose password was right) when every usable token
     is locked: why, and until when. None while one still works."""

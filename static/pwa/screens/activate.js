@@ -11,16 +11,10 @@ export function setHome(fn) {
   home = fn;
 }
 
+// "Activate" opens the camera at once (the seed's "Activate to scan"): the
+// one screen offers "No QR code?" for pasting instead.
 export function showActivate({ error = null } = {}) {
-  const body = h(
-    "div",
-    { class: "stack" },
-    error ? message(error) : null,
-    h("p", { class: "lead" }, "Scan the QR code shown on the self-enrollment page or in your enrollment email."),
-    button("Scan QR code", () => showScanner(), { primary: true, id: "scan" }),
-    button("No QR code?", () => showPaste(), { id: "no-qr" }),
-  );
-  show({ title: "Activate a token", body, back: home, id: "activate" });
+  return showScanner({ error });
 }
 
 // Whether the activation now under way was pasted: the last screen then
@@ -79,27 +73,34 @@ async function decoder() {
   };
 }
 
-export async function showScanner() {
+export async function showScanner({ error = null } = {}) {
   const video = h("video", { id: "camera", playsinline: true, muted: true, "aria-label": "Camera preview" });
   const status = h("p", { class: "hint", role: "status" }, "Point the camera at the QR code.");
-  show({
-    title: "Scan QR code",
-    body: h("div", { class: "stack" }, h("div", { class: "viewfinder" }, video), status,
-      button("No QR code?", () => showPaste(), { id: "no-qr" })),
-    back: () => showActivate(),
-    id: "scanner",
+  const finder = h("div", { class: "viewfinder" }, video);
+  const main = show({
+    title: "Activate a token",
+    body: h("div", { class: "stack" }, error ? message(error) : null,
+      h("p", { class: "lead" }, "Scan the QR code shown on the self-enrollment page or in your enrollment email."),
+      finder, status, button("No QR code?", () => showPaste(), { id: "no-qr" })),
+    back: home,
+    id: "activate",
   });
   let stream;
   try {
     if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error(), { name: "NotFoundError" });
     stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-  } catch (error) {
-    const refused = error.name === "NotAllowedError" || error.name === "SecurityError";
-    showPaste({
-      error: refused
-        ? "Camera access was refused. Paste the activation string instead, or allow the camera in the browser's site settings."
-        : "No camera is available. Paste the activation string instead.",
-    });
+  } catch (err) {
+    if (!finder.isConnected) return;
+    const refused = err.name === "NotAllowedError" || err.name === "SecurityError";
+    finder.remove();
+    status.replaceWith(message(refused
+      ? "Camera access was refused. Paste the activation string instead (No QR code?), or allow the camera in the browser's site settings."
+      : "No camera is available. Paste the activation string instead (No QR code?)."));
+    main.querySelector("#no-qr")?.classList.add("primary");
+    return;
+  }
+  if (!video.isConnected) {  // the user moved on while the camera started
+    stream.getTracks().forEach((t) => t.stop());
     return;
   }
   let running = true;

@@ -1,6 +1,7 @@
-// The screens after the server answers, in the seed guide's order:
-// One-Time Passcode → Push → permissions → Create PIN → Re-enter PIN →
-// fingerprint → (confirm with the server) → Done.
+// The screens after the server answers, in the seed guide's order less the
+// ones that ask nothing: permissions → Create PIN → Re-enter PIN →
+// fingerprint → (confirm with the server) → the token list, the new token
+// first in view.
 import { h, show, message, button } from "../ui.js";
 import { askPin, pinProblem, pinRules } from "./pin.js";
 import * as api from "../api.js";
@@ -52,18 +53,13 @@ export async function startSetup({ answer, seed, deviceKey, infoKey = null, home
     home({ notice: "The token was not activated: it needs a phone with a fingerprint or face unlock." });
     return;
   }
-  await step("One-Time Passcode",
-    "Tessera shows a new passcode to type when you log in. It works without a connection.", { id: "intro-otp" });
-  if (policy.push) {
-    await step("Push Authentication",
-      "When you log in, Tessera can ask you here to approve the login. Check the application, place and number before you approve.",
-      { id: "intro-push" });
-    if (webpush.supported() && Notification.permission === "default") {
-      const allow = await step("Allow notifications",
-        "Allow notifications so login requests reach you even when Tessera is closed.",
-        { id: "permissions", primary: "Allow", secondary: "Not now" });
-      if (allow) await Notification.requestPermission().catch(() => {});
-    }
+  // No intro screens (they asked for no decision): the one question here is
+  // whether login requests may reach the phone while Tessera is closed.
+  if (policy.push && webpush.supported() && Notification.permission === "default") {
+    const allow = await step("Allow notifications",
+      "Tessera asks you here to approve each login: check the application, place and number before you approve. Allow notifications so the requests reach you even when Tessera is closed.",
+      { id: "permissions", primary: "Allow", secondary: "Not now" });
+    if (allow) await Notification.requestPermission().catch(() => {});
   }
 
   let pin = "";
@@ -156,13 +152,22 @@ async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger
   let pushNote = null;
   if (answer.policy.push && answer.webpush_public_key) {
     show({ title: "Finishing…", body: h("p", { class: "lead", role: "status" }, "Setting up notifications…"), id: "busy" });
-    if (!(await webpush.ensure())) {
-      pushNote = h("p", { class: "message info", id: "push-note" },
-        "Login requests show only while Tessera is open. You can turn notifications on later from the token list.");
-    }
+    if (!(await webpush.ensure())) pushNote = notificationsNote(webpush.problem);
   }
   const clipboardNote = pasted ? clearClipboardOffer() : null;
-  await step("Token activated", `Your token ${answer.serial} is ready. You can now use it to log in.`,
-    { id: "done", primary: "Done", extra: h("div", { class: "stack" }, serverPinNote, pushNote, clipboardNote) });
-  home({ focus: answer.serial });
+  home({
+    focus: answer.serial,
+    notice: `Your token ${answer.serial} is activated. You can now use it to log in.`,
+    extra: [serverPinNote, pushNote, clipboardNote],
+  });
+}
+
+// Why login requests will show only while Tessera is open, blaming the
+// right party and offering only what exists.
+function notificationsNote(problem) {
+  const text = {
+    denied: "Notifications are blocked for this site, so login requests show only while Tessera is open. To get them when it is closed, allow notifications for this site in the browser's settings.",
+    refused: "Tessera's server did not accept this phone's notification address, so login requests show only while Tessera is open. Tell your administrator.",
+  }[problem] || "Login requests show only while Tessera is open. You can turn notifications on later from the token list.";
+  return h("p", { class: "message info", id: "push-note", "data-problem": problem || "later" }, text);
 }

@@ -114,7 +114,8 @@ function addButton() {
 
 // `onlyIf`: checked just before the list replaces the screen (a refresh in
 // the background must not cover a login request that arrived meanwhile).
-export async function showTokens({ focus = null, notice = null, onlyIf = null } = {}) {
+// `extra`: notes shown under the notice (after an activation).
+export async function showTokens({ focus = null, notice = null, onlyIf = null, extra = [] } = {}) {
   const records = (await store.allTokens()).sort((a, b) => a.createdAt - b.createdAt);
   if (onlyIf && !onlyIf()) return;
   if (!records.length) {
@@ -152,7 +153,7 @@ export async function showTokens({ focus = null, notice = null, onlyIf = null } 
   show({
     title: "Tokens",
     id: "tokens",
-    body: h("div", { class: "stack" }, notice ? message(notice, "info") : null, list, notifications,
+    body: h("div", { class: "stack" }, notice ? message(notice, "info") : null, ...extra, list, notifications,
       addButton(), button("About", () => showAbout(), { id: "about" })),
   });
   if (focus) document.querySelector(`li[data-serial="${focus}"] .token-open`)?.focus();

@@ -152,29 +152,45 @@ def _bind_device(
         serial=token.serial,
         algorithm=policy.algorithm,
     )
-    announce_unbound(token)  # the device it was bound to, if any, stops here
-    announce_token_state(token.serial, Token.State.ASSIGNED)  # pages that watch
-    if token.name == DEFAULT_NAME:
-        # Named for where it lives, so two tokens of one account differ.
-        token.name = f"{device_name or 'Authenticator'} ({token.serial[-4:]})"
-    Token.objects.filter(pk=token.pk).update(
-        name=token.name,
-        seed_encrypted=keys.seal_seed(seed, serial=token.serial),
-        info_key_sealed=keys.seal_seed(info_key, serial=info_key_label(token.serial)),
-        device_public_key=device_raw,
-        device_name=device_name,
-        platform=platform,
-        state=Token.State.ASSIGNED,
-        confirmed=False,
-        last_t=-1,
-        counter=0,
-        drift=0,
-        failure_count=0,
-        server_pin_digest="",
-        activated_at=None,
-        **NO_SUBSCRIPTION,  # a new device subscribes for itself
-    )
-    Enrollment.objects.filter(pk=enrollment.pk).update(used_at=timezone.now())
+    seed_sealed = keys.seal_seed(seed, serial=token.serial)
+    info_sealed = keys.seal_seed(info_key, serial=info_key_label(token.serial))
+    if token.state in (Token.State.ACTIVE, Token.State.LOCKED) and (
+        token.device_public_key
+    ):
+        # Working on another device (a move): the new one is staged, and the
+        # old one keeps working until the new one confirms (§3).
+        Enrollment.objects.filter(pk=enrollment.pk).update(
+            used_at=timezone.now(),
+            staged_device_key=device_raw,
+            staged_seed=seed_sealed,
+            staged_info_key=info_sealed,
+            staged_device_name=device_name,
+            staged_platform=platform,
+        )
+    else:
+        announce_unbound(token)  # the device it was bound to, if any, stops here
+        announce_token_state(token.serial, Token.State.ASSIGNED)  # pages that watch
+        if token.name == DEFAULT_NAME:
+            # Named for where it lives, so two tokens of one account differ.
+            token.name = f"{device_name or 'Authenticator'} ({token.serial[-4:]})"
+        Token.objects.filter(pk=token.pk).update(
+            name=token.name,
+            seed_encrypted=seed_sealed,
+            info_key_sealed=info_sealed,
+            device_public_key=device_raw,
+            device_name=device_name,
+            platform=platform,
+            state=Token.State.ASSIGNED,
+            confirmed=False,
+            last_t=-1,
+            counter=0,
+            drift=0,
+            failure_count=0,
+            server_pin_digest="",
+            activated_at=None,
+            **NO_SUBSCRIPTION,  # a new device subscribes for itself
+        )
+        Enrollment.objects.filter(pk=enrollment.pk).update(used_at=timezone.now())
     return {
         "serial": token.serial,
         "label": token.user.email or token.user.get_username(),

@@ -11,10 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from tokens import crypto
+from tokens.events import announce_token_state
 from tokens.models import Enrollment, Policy, Token
 from tokens.selectors import policy_for
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
+from tokens.services.keys import open_seed, seal_seed
 from tokens.services.notify import enrollment_email_send
 
 DEFAULT_NAME = "Tessera token"  # until a device activates it
@@ -107,15 +109,18 @@ def enrollment_issue(
     if token.state == Token.State.REVOKED:
         raise ServiceError("revoked", "A revoked token cannot be enrolled again.")
     now = timezone.now()
-    Enrollment.objects.filter(
+    if Enrollment.objects.filter(
         token=token, used_at__isnull=True, voided_at__isnull=True
-    ).update(voided_at=now)
+    ).update(voided_at=now):
+        # Pages still showing the old activation say so at once.
+        announce_token_state(token.serial, "replaced")
     activation, activation_string = crypto.new_activation()
     link_code = secrets.token_urlsafe(24)
     enrollment = Enrollment.objects.create(
         token=token,
         enrollment_id=activation.enrollment_id.hex(),
         code_digest=crypto.sha256_hex(activation.code),
+        code_sealed=seal_seed(activation.code, serial=_code_label(token.serial)),
         link_digest=crypto.sha256_hex(link_code.encode()),
         expires_at=now + token.policy.enrollment_lifetime,
     )
@@ -145,23 +150,33 @@ def enrollment_by_link(link_code: str) -> Enrollment | None:
     return enrollment
 
 
+def _code_label(serial: str) -> str:
+    """The sealing context of an activation code (a seed's is its serial)."""
+    return f"{serial}/activation"
+
+
 @transaction.atomic
 def enrollment_reveal(*, enrollment: Enrollment, ip: str | None = None) -> str:
-    """A fresh activation string for a page that shows one (link page, wizard).
-
-    Only a digest of the code is kept, so showing the string means minting a
-    new code; the one shown before stops working.
-    """
-    activation, text = crypto.new_activation()
-    Enrollment.objects.filter(pk=enrollment.pk).update(
-        enrollment_id=activation.enrollment_id.hex(),
-        code_digest=crypto.sha256_hex(activation.code),
-    )
+    """The activation string of an open enrollment, for a page that shows it
+    (link page, wizard, move): the same string every time, so the one the
+    admin was shown, the email's link and every page opened earlier all stay
+    good until one of them is used (PROTOCOL §1: "once")."""
+    serial = enrollment.token.serial
+    if enrollment.code_sealed:
+        code = open_seed(enrollment.code_sealed, serial=_code_label(serial))
+        text = crypto.activation_encode(bytes.fromhex(enrollment.enrollment_id), code)
+    else:  # issued before codes were sealed: mint one now, and keep it
+        activation, text = crypto.new_activation()
+        Enrollment.objects.filter(pk=enrollment.pk).update(
+            enrollment_id=activation.enrollment_id.hex(),
+            code_digest=crypto.sha256_hex(activation.code),
+            code_sealed=seal_seed(activation.code, serial=_code_label(serial)),
+        )
     audit_record(
         action="enrollment.reveal",
         outcome="info",
         username=enrollment.token.user.get_username(),
-        serial=enrollment.token.serial,
+        serial=serial,
         source="portal",
         ip=ip,
     )

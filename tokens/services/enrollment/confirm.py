@@ -3,6 +3,7 @@ and the seed; the token becomes active on it."""
 
 from __future__ import annotations
 
+import copy
 import time
 
 from django.db import transaction
@@ -10,12 +11,14 @@ from django.utils import timezone
 
 from tokens import crypto, oath
 from tokens.events import announce_token_state
-from tokens.models import Policy, Token
+from tokens.models import Enrollment, Policy, Token
 from tokens.services import keys
 from tokens.services.enrollment.activate import audit_device_step
 from tokens.services.errors import ServiceError
 from tokens.services.pins import pin_rule_error
+from tokens.services.tokeninfo import announce_unbound
 from tokens.services.webauthn.uv import uv_registration, uv_required
+from tokens.services.webpush import NO_SUBSCRIPTION
 
 
 def _confirm_refusal(
@@ -88,19 +91,29 @@ def token_confirm(
             .filter(serial=serial if isinstance(serial, str) else "")
             .first()
         )
-        refusal = _confirm_refusal(token, otp, server_pin, signature)
+        staged = _staged_enrollment(token)
+        candidate = _as_staged(token, staged) if staged else token
+        refusal = _confirm_refusal(candidate, otp, server_pin, signature)
         step = None
         if refusal is None:
-            step = _confirm_step(token, otp, now)
+            step = _confirm_step(candidate, otp, now)
             if step is None:
-                refusal = _count_confirm_failure(token)
+                refusal = (
+                    _count_staged_failure(staged)
+                    if staged
+                    else _count_confirm_failure(token)
+                )
         uv_fields = {}
-        if refusal is None and uv_required(token):
+        if refusal is None and uv_required(candidate):
             try:
-                uv_fields = uv_registration(token=token, otp=otp, credential=webauthn)
+                uv_fields = uv_registration(
+                    token=candidate, otp=otp, credential=webauthn
+                )
             except ServiceError as exc:
                 refusal = exc
         if refusal is None:
+            if staged:
+                _move(token, staged)
             _activate(token, step, server_pin)
             if uv_fields:
                 Token.objects.filter(pk=token.pk).update(**uv_fields)
@@ -109,6 +122,73 @@ def token_confirm(
         raise refusal
     token.refresh_from_db()
     return token
+
+
+def _staged_enrollment(token: Token | None) -> Enrollment | None:
+    """The open activation of a new device for a token that still works on
+    its old one (a move), if one is waiting for its confirmation."""
+    if token is None or token.state not in (Token.State.ACTIVE, Token.State.LOCKED):
+        return None
+    staged = (
+        Enrollment.objects.filter(token=token, staged_device_key__isnull=False)
+        .order_by("-pk")
+        .first()
+    )
+    return staged if staged is not None and staged.is_open else None
+
+
+def _as_staged(token: Token, staged: Enrollment) -> Token:
+    """The token as it will be on the new device (not saved)."""
+    candidate = copy.copy(token)
+    candidate.state = Token.State.ASSIGNED
+    candidate.device_public_key = bytes(staged.staged_device_key)
+    candidate.seed_encrypted = staged.staged_seed
+    candidate.failure_count = staged.attempts
+    return candidate
+
+
+def _count_staged_failure(staged: Enrollment) -> ServiceError:
+    """Wrong confirmations of a move count on its activation (the token's own
+    failure count belongs to the old device's passcodes); too many end it."""
+    attempts = staged.attempts + 1
+    if attempts >= staged.token.policy.activation_attempts:
+        _unstage(staged, attempts=attempts)
+        return ServiceError(
+            "too_many_attempts",
+            "Too many wrong passcodes. Ask for a new activation string.",
+        )
+    Enrollment.objects.filter(pk=staged.pk).update(attempts=attempts)
+    return ServiceError(
+        "invalid_otp",
+        "The passcode does not match. Check the device's clock and try again.",
+    )
+
+
+def _unstage(staged: Enrollment, **fields) -> None:
+    Enrollment.objects.filter(pk=staged.pk).update(
+        staged_device_key=None,
+        staged_seed="",
+        staged_info_key="",
+        code_sealed="",
+        **fields,
+    )
+
+
+def _move(token: Token, staged: Enrollment) -> None:
+    """The new device takes the token over; the old one is told it stops."""
+    announce_unbound(token)  # signed with the old binding's key
+    announce_token_state(token.serial, "moved")  # the move page's cue
+    Token.objects.filter(pk=token.pk).update(
+        seed_encrypted=staged.staged_seed,
+        info_key_sealed=staged.staged_info_key,
+        device_public_key=bytes(staged.staged_device_key),
+        device_name=staged.staged_device_name,
+        platform=staged.staged_platform,
+        drift=0,
+        lock_reason="",
+        **NO_SUBSCRIPTION,  # the new device subscribes for itself
+    )
+    _unstage(staged)
 
 
 def _count_confirm_failure(token: Token) -> ServiceError:
@@ -132,6 +212,10 @@ def _count_confirm_failure(token: Token) -> ServiceError:
 
 def _activate(token: Token, step: int, server_pin: str) -> None:
     announce_token_state(token.serial, Token.State.ACTIVE)
+    # Its activation is spent: the sealed code need not be kept.
+    Enrollment.objects.filter(token=token).exclude(code_sealed="").update(
+        code_sealed=""
+    )
     is_event = token.policy.otp_kind == Policy.OtpKind.EVENT
     Token.objects.filter(pk=token.pk).update(
         state=Token.State.ACTIVE,
