@@ -27,6 +27,12 @@ QUIET_FLAGS = [
 
 
 PHONE = {
+    # An Android phone's Chrome, so pages tell it from a computer as they
+    # would in the world.
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+    ),
     "viewport": {"width": 390, "height": 780},
     "device_scale_factor": 2,
     "is_mobile": True,

@@ -34,12 +34,23 @@ def next_step_code(page) -> str:
     return code.get_attribute("data-code")
 
 
+# A screen after the activation's own ones ("Activating…" and the rest).
+SETTLED = "main[data-screen]" + "".join(
+    f":not([data-screen={s}])" for s in ("busy", "activate", "paste", "welcome")
+)
+
+
 def walk_intro(page, push=True):
-    page.click("#intro-otp-continue")
-    if push:
-        page.click("#intro-push-continue")
-        if page.locator("#permissions-skip").count():
-            page.click("#permissions-skip")
+    """The activation's screens before the PIN: none, but the question
+    whether login requests may notify (answered "Not now") when asked."""
+    page.locator(SETTLED).wait_for()
+    if push and page.locator("main[data-screen=permissions]").count():
+        page.click("#permissions-skip")
+
+
+def activated(page):
+    """The activation ends on the token list (no Done screen)."""
+    expect(page.locator("main[data-screen=tokens]")).to_be_visible(timeout=15_000)
 
 
 def add_virtual_authenticator(context, page):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.steps import walk_intro
+from tests.e2e.steps import activated, walk_intro
 from tokens.services.enrollment import token_assign
 
 
@@ -31,11 +31,12 @@ def test_copied_pasted_and_cleared(live, desktop, page, user, push_policy):  # n
     expect(page.locator("#activation")).to_have_value(text)
     page.click("#activate-submit")
     walk_intro(page)
+    activated(page)  # the offer to clear the clipboard is on the token list
     expect(page.locator("#clipboard-offer")).to_be_visible()
     page.click("#clear-clipboard")
     expect(page.locator("#clipboard-cleared")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == ""
-    page.click("#done-continue")
+    activated(page)
 
     expect(desktop.locator("#status")).to_contain_text("active")
     desktop.evaluate("(t) => navigator.clipboard.writeText(t)", text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE
-from tests.e2e.steps import paste_in_pwa, walk_intro
+from tests.e2e.steps import activated, paste_in_pwa, walk_intro
 from tests.e2e.test_push_journeys import activate_phone, start_portal_login
 from tokens.models import AuditEvent, Token
 
@@ -34,14 +34,16 @@ def test_the_token_moves_and_the_old_phone_is_told(
     new_phone = browser.new_context(**PHONE).new_page()
     paste_in_pwa(new_phone, live, desktop.locator("#activation-string").text_content())
     old = page.locator(f"li.token[data-serial='{serial}']")
-    walk_intro(new_phone)  # activated, not yet confirmed
+    # Activated, not yet confirmed: the new phone asks about notifications.
+    expect(new_phone.locator("main[data-screen=permissions]")).to_be_visible()
     # Until the new phone confirms, the old one keeps its token and logs in.
     elsewhere = browser.new_context().new_page()
     number = start_portal_login(elsewhere, live)
     page.click(f"#number-{number}")
     expect(elsewhere.locator("#tokens")).to_be_visible()
     expect(old).not_to_contain_text("Removed")
-    new_phone.click("#done-continue")
+    walk_intro(new_phone)
+    activated(new_phone)
     expect(old).to_contain_text("Removed: this token no longer works")
     expect(desktop.locator("#status")).to_contain_text("active on the new phone")
     expect(desktop.get_by_text("keeps working until")).to_be_hidden()

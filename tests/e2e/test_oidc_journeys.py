@@ -25,6 +25,7 @@ from oauth2_provider.models import Application
 from playwright.sync_api import expect
 
 from tests.e2e.steps import (
+    activated,
     add_virtual_authenticator,
     next_step_code,
     presence,
@@ -192,7 +193,7 @@ def test_an_application_signs_the_user_in_by_passcode(
     page.clock.install()  # next_step_code moves the app's clock a step on
     page.goto(issued.activation_link)
     walk_intro(page, push=False)
-    page.click("#done-continue")
+    activated(page)
     expect(page.locator("li.token")).to_have_count(1)
     desktop.goto(relying_party.url + "/login")
     portal_password(desktop)

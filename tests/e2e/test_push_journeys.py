@@ -12,6 +12,7 @@ import urllib.request
 from playwright.sync_api import expect
 
 from tests.e2e.steps import (
+    activated,
     add_virtual_authenticator,
     password_login,
     paste_in_pwa,
@@ -33,7 +34,7 @@ def activate_phone(page, live, user, policy, pin=None):
         for _ in range(2):
             page.fill("#pin", pin)
             page.click("#pin-submit")
-    page.click("#done-continue")
+    activated(page)
     expect(page.locator("li.token")).to_have_count(1)
     # The device socket authenticated the new token.
     expect(page.locator("html")).to_have_attribute("data-push", "online")
@@ -224,7 +225,7 @@ def test_the_wizard_ends_with_the_first_push(
     desktop.click("#no-qr summary")
     paste_in_pwa(page, live, desktop.locator("#activation-string").text_content())
     walk_intro(page)
-    page.click("#done-continue")
+    activated(page)
     expect(desktop.locator("#status")).to_contain_text("active")
     desktop.click("#continue")
     number = desktop.locator("#push-number").inner_text()
@@ -271,7 +272,7 @@ def test_a_required_fingerprint_is_asked_before_approving(
     issued = token_assign(user=user, policy=push_policy, actor="test")
     page.goto(issued.activation_link)
     walk_intro(page)
-    page.click("#done-continue")
+    activated(page)
     expect(page.locator("html")).to_have_attribute("data-push", "online")
     before = sign_count()
     number = start_portal_login(desktop, live)
@@ -288,7 +289,7 @@ def test_two_tokens_in_the_app_show_one_request_once_and_name_the_token(
         issued = token_assign(user=user, policy=push_policy, actor="test")
         page.goto(issued.activation_link)
         walk_intro(page)
-        page.click("#done-continue")
+        activated(page)
         expect(page.locator("li.token")).to_have_count(n)
         serials.append(issued.token.serial)
     expect(page.locator("html")).to_have_attribute("data-push", "online")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, PHONE, QUIET_FLAGS
-from tests.e2e.steps import add_virtual_authenticator, next_step_code, validate
+from tests.e2e.steps import activated, add_virtual_authenticator, next_step_code, validate
 from tokens.services.enrollment import token_assign
 
 
@@ -21,8 +21,7 @@ def persistent(browser_type, tmp_path):
 
 def activate_by_link(page, issued):
     page.goto(issued.activation_link)
-    page.click("#intro-otp-continue")
-    page.click("#done-continue")
+    activated(page)
 
 
 def test_the_app_is_installable_and_shows_passcodes_offline(
@@ -92,13 +91,12 @@ def test_fingerprint_with_prf_unlocks_a_token_pin_token(
     add_virtual_authenticator(persistent, page)
     page.clock.install()
     page.goto(issued.activation_link)
-    page.click("#intro-otp-continue")
     for _ in range(2):
         page.fill("#pin", "9753")
         page.click("#pin-submit")
     shot(page, "fingerprint-offer")
     page.click("#fingerprint-continue")
-    page.click("#done-continue")
+    activated(page)
     page.click(".token-open")  # no PIN screen: the fingerprint unwraps the key
     code = page.locator(".code")
     expect(code).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
@@ -171,7 +169,6 @@ def test_a_required_fingerprint_without_a_sensor_stops_activation(
     policy = make_policy(pin_mode="none", fingerprint="required", push_enabled=False)
     issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link.replace("127.0.0.1", "localhost"))
-    page.click("#intro-otp-continue")
     expect(page.locator("[data-screen=fingerprint-required]")).to_be_visible()
     page.click("#fingerprint-required-continue")
     expect(page.get_by_text("cannot unlock it with a fingerprint")).to_be_visible()

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.camera import phone_with_camera, scan_in_pwa
 from tests.e2e.conftest import PHONE, QUIET_FLAGS
-from tests.e2e.steps import next_step_code, validate, walk_intro
+from tests.e2e.steps import activated, next_step_code, validate, walk_intro
 from tokens.models import AuditEvent, Token
 from tokens.qr import qr_png
 from tokens.services.enrollment import token_assign
@@ -39,7 +39,7 @@ def test_link_activation_with_a_token_pin_unlocks_with_the_pin(
     expect(page.get_by_role("alert")).to_contain_text("4 to 6 digits")
     shot(page, "create-pin")
     create_pin(page, "2468")
-    page.click("#done-continue")
+    activated(page)
     assert page.evaluate("location.hash") == ""  # the code left the address bar
     expect(page.locator("li.token .hint")).to_contain_text("PIN protected")
     page.click(".token-open")
@@ -64,9 +64,8 @@ def test_wrong_token_pins_are_limited_then_the_token_is_wiped(
     )
     issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link)
-    page.click("#intro-otp-continue")
     create_pin(page, "1357")
-    page.click("#done-continue")
+    activated(page)
     page.click(".token-open")
     wrong = 0
     candidates = (f"{n:04d}" for n in range(10000) if f"{n:04d}" != "1357")
@@ -99,13 +98,12 @@ def test_server_pin_mode_sends_the_pin_and_says_pin_then_passcode(
     issued = token_assign(user=user, policy=policy, actor="test")
     page.clock.install()
     page.goto(issued.activation_link)
-    page.click("#intro-otp-continue")
     create_pin(page, "8642")
     expect(page.locator("#server-pin-note")).to_contain_text(
         "PIN followed by the passcode"
     )
     shot(page, "done")
-    page.click("#done-continue")
+    activated(page)
     value = next_step_code(page)
     assert validate("alice", value)["result"] == "reject"
     assert validate("alice", "8642" + value)["result"] == "accept"
@@ -119,8 +117,7 @@ def test_event_based_token_shows_the_next_passcode_on_demand(
     )
     issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link)
-    page.click("#intro-otp-continue")
-    page.click("#done-continue")
+    activated(page)
     code = page.locator(".code")
     first = code.get_attribute("data-code")
     assert validate("alice", first)["result"] == "accept"
@@ -137,9 +134,7 @@ def test_scanning_the_qr_code_with_the_camera_activates(
     picture = qr_png(issued.activation_link)
     with phone_with_camera(browser_type, tmp_path, picture) as page:
         scan_in_pwa(page, live)
-        expect(page.locator("#intro-otp-continue")).to_be_visible(timeout=15_000)
-        page.click("#intro-otp-continue")
-        page.click("#done-continue")
+        activated(page)
         expect(page.locator(".code")).to_have_attribute(
             "data-code", re.compile(r"^\d{6}$")
         )
@@ -156,9 +151,9 @@ def test_refused_camera_offers_paste_instead(live, browser_type, user):
         context = browser.new_context(**PHONE)
         page = context.new_page()
         page.goto(live + "/app/")
-        page.click("#activate")
-        page.click("#scan")  # no permission granted and no prompt UI: refused
+        page.click("#activate")  # no permission granted and no prompt UI: refused
         expect(page.get_by_role("alert")).to_contain_text("Paste the activation string")
+        page.click("#no-qr")
         expect(page.locator("#activation")).to_be_visible()
     finally:
         browser.close()
@@ -168,8 +163,7 @@ def test_used_and_foreign_activations_get_clear_messages(live, page, user, make_
     policy = make_policy(pin_mode="none", fingerprint="disabled", push_enabled=False)
     issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link)
-    page.click("#intro-otp-continue")
-    page.click("#done-continue")
+    activated(page)
     page.goto(live + "/app/")
     page.click("#add-token")
     page.click("#no-qr")

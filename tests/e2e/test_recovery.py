@@ -9,7 +9,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE
-from tests.e2e.steps import password_login, paste_in_pwa, walk_intro
+from tests.e2e.steps import activated, password_login, paste_in_pwa, walk_intro
 from tests.e2e.test_push_journeys import PASSWORD, activate_phone
 from tokens.models import AuditEvent, Token
 
@@ -51,7 +51,7 @@ def test_lost_phone_new_phone_and_a_backup_code_later(
     desktop.click("#no-qr summary")
     paste_in_pwa(new_phone, live, desktop.locator("#activation-string").text_content())
     walk_intro(new_phone)
-    new_phone.click("#done-continue")
+    activated(new_phone)
     expect(desktop.locator("#status")).to_contain_text("active")
     desktop.click("#continue")
     number = desktop.locator("#push-number").inner_text()

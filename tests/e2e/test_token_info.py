@@ -59,7 +59,7 @@ def test_rename_suspend_resume_and_revoke_reach_the_open_app(
     admin_action(admin, live, token, "suspend")
     expect(item).to_have_attribute("data-state", "suspended")
     expect(item.locator(".code")).to_have_count(0)
-    expect(item).to_contain_text("Suspended by your administrator")
+    expect(item).to_contain_text("Suspended: its passcodes are not accepted")
     shot(page, "suspended")
     admin_action(admin, live, token, "resume")
     expect(item.locator(".code")).to_have_attribute("data-code", re.compile(r"^\d{6}$"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.steps import add_virtual_authenticator, walk_intro
+from tests.e2e.steps import activated, add_virtual_authenticator, walk_intro
 from tests.e2e.test_push_journeys import start_portal_login
 from tokens.models import AuditEvent, PushChallenge, Token
 from tokens.services.enrollment import token_assign
@@ -25,7 +25,7 @@ def activate_with_fingerprint(page, user, policy):
     issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link)
     walk_intro(page)
-    page.click("#done-continue")
+    activated(page)
     expect(page.locator("html")).to_have_attribute("data-push", "online")
     return cdp, authenticator, issued
 
@@ -91,7 +91,7 @@ def test_the_same_link_restarts_on_a_phone_that_has_one(
     add_virtual_authenticator(other.context, other)
     other.goto(issued.activation_link)
     walk_intro(other)
-    other.click("#done-continue")
+    activated(other)
     expect(other.locator("li.token")).to_have_count(1)
     token = Token.objects.get(serial=issued.token.serial)
     assert token.state == "active" and token.uv_credential_id

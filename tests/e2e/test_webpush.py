@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM, PHONE, QUIET_FLAGS
-from tests.e2e.steps import walk_intro
+from tests.e2e.steps import activated, walk_intro
 from tests.servers import free_port, start_daphne, stop
 from tests.webpush_receiver import Receiver, Subscription
 from tokens.models import PushChallenge, Token
@@ -131,10 +131,10 @@ def test_a_closed_app_is_woken_by_web_push_and_approves(live_push, phone, user, 
         issued = token_assign(user=user, policy=policy, actor="test")
         app.goto(issued.activation_link)
         walk_intro(app)
-        expect(app.locator("[data-screen=done]")).to_be_visible()
+        activated(app)
+        expect(app.locator(".message.info")).to_contain_text("is activated")
         assert app.locator("#push-note").count() == 0  # notifications are on
         shot(app, "1-activated")
-        app.click("#done-continue")
         token = Token.objects.get(user=user)
         deadline = time.monotonic() + 15
         while not Token.objects.get(pk=token.pk).webpush_endpoint:
@@ -237,7 +237,7 @@ def test_a_stale_notification_says_the_request_is_gone(live_push, phone, user):
     issued = token_assign(user=user, policy=policy, actor="test")
     page.goto(issued.activation_link)
     walk_intro(page)
-    page.click("#done-continue")
+    activated(page)
     expect(page.locator("html")).to_have_attribute("data-push", "online")
     page.goto(live_push + "/app/#challenge=00000000-0000-4000-8000-000000000000")
     expect(page.locator("[data-screen=tokens]")).to_contain_text("no longer waiting")

@@ -62,3 +62,28 @@ async def _watch_activation(serial):
     await comm.send_json_to({"type": "anything"})
     assert (await comm.receive_json_from())["type"] == "error"
     await comm.disconnect()
+
+
+def test_a_page_hears_at_once_that_its_activation_was_replaced(user):
+    """An administrator issues a newer activation: pages still showing the
+    old one are told (they say so instead of "Waiting for your device")."""
+    from channels.db import database_sync_to_async
+
+    from tokens.services.enrollment import enrollment_issue
+
+    issued = token_assign(user=user, actor="test", notify=False)
+    serial = issued.token.serial
+
+    async def run():
+        comm = communicator({WATCH_SESSION_KEY: [serial]})
+        connected, _ = await comm.connect()
+        assert connected
+        assert (await comm.receive_json_from())["state"] == "assigned"
+        await database_sync_to_async(enrollment_issue)(
+            token=issued.token, actor="admin:root", notify=False
+        )
+        told = await comm.receive_json_from(timeout=3)
+        assert told == {"type": "token", "serial": serial, "state": "replaced"}
+        await comm.disconnect()
+
+    run_async(run)

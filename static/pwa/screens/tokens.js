@@ -115,7 +115,14 @@ function addButton() {
 // `onlyIf`: checked just before the list replaces the screen (a refresh in
 // the background must not cover a login request that arrived meanwhile).
 // `extra`: notes shown under the notice (after an activation).
+// A background refresh (`onlyIf`: the server said something of a token)
+// keeps the notes the list was last shown with, for a minute.
+let lasting = null;
+
 export async function showTokens({ focus = null, notice = null, onlyIf = null, extra = [] } = {}) {
+  if (notice || extra.some(Boolean)) lasting = { notice, extra, until: Date.now() + 60_000 };
+  else if (onlyIf && lasting && Date.now() < lasting.until) ({ notice, extra } = lasting);
+  else lasting = null;
   const records = (await store.allTokens()).sort((a, b) => a.createdAt - b.createdAt);
   if (onlyIf && !onlyIf()) return;
   if (!records.length) {
