@@ -34,6 +34,7 @@ from tokens.services.alerts import attack_alert_send
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.factors import login_amr, remember_login
+from tokens.services.push import push_cancel
 from tokens.services.throttle import allow
 
 
@@ -288,6 +289,11 @@ def login_push(request):
     challenge = session_push(request, "login", username)
     if challenge is None:
         return redirect("portal:login")
+    if request.method == "POST" and "cancel" in request.POST:
+        push_cancel(challenge_id=challenge.pk, username=username)
+        request.session.pop(PUSH_SESSION_KEY, None)
+        messages.info(request, _("The login request was cancelled."))
+        return redirect("portal:login-continue")
     if request.method == "POST":
         token = portal_service.portal_push_finish(
             challenge_id=challenge.pk, username=username, ip=client_ip(request)

@@ -26,6 +26,7 @@ function finish(state, fraud = false) {
   status.className = "message error";
   status.setAttribute("role", "alert");
   document.getElementById("push-retry")?.removeAttribute("hidden");
+  document.getElementById("push-cancel")?.setAttribute("hidden", "");
   document.getElementById("push-number")?.classList.add("done");
 }
 

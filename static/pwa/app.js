@@ -29,6 +29,8 @@ async function startPush() {
       if (wanted?.id === challenge.id) wanted = null;
       approve.showChallenge(challenge, {
         socket,
+        // Requests behind this one are said on its screen, never hidden.
+        waiting: () => queue.filter((c) => !approve.isExpired(c)).map((c) => c.application),
         // Answered: the result stays up only until the next request comes.
         answered: () => {
           showing = null;

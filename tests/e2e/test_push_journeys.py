@@ -317,3 +317,35 @@ def test_two_tokens_in_the_app_show_one_request_once_and_name_the_token(
     expect(page.locator("[data-screen=challenge-result]")).to_contain_text("approved")
     expect(page.locator("li.token")).to_have_count(2)  # closed by itself
     assert page.evaluate("window.__screens").count("challenge") == 1
+
+
+def test_a_second_request_waits_visibly_behind_the_first(
+    live, page, user, push_policy, shot
+):
+    _, key = api_client_create(name="Apps", actor="test")
+    activate_phone(page, live, user, push_policy)
+    push = {"username": "alice"}
+    first = _api(live, key, "POST", "/api/v1/auth/push", {**push, "application": "VPN"})
+    expect(page.locator("#challenge-app")).to_have_text("VPN")
+    _api(live, key, "POST", "/api/v1/auth/push", {**push, "application": "Mail"})
+    expect(page.locator("#challenge-queue")).to_have_text(
+        "Another login request is waiting after this one (Mail)."
+    )
+    shot(page, "queued")
+    page.click(f"#number-{first['number']}")
+    expect(page.locator("#challenge-app")).to_have_text("Mail")
+    expect(page.locator("#challenge-queue")).to_be_hidden()
+
+
+def test_the_login_page_can_cancel_its_request(live, desktop, page, user, push_policy):
+    activate_phone(page, live, user, push_policy)
+    start_portal_login(desktop, live)
+    expect(page.locator("#challenge-app")).to_have_text("Tessera portal")
+    desktop.click("#push-cancel")
+    expect(desktop.locator(".message.info")).to_contain_text("cancelled")
+    # The phone closes the request at once.
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("expired")
+    # and a new login sends a new one.
+    desktop.fill("#id_password", PASSWORD)
+    desktop.click("#submit")
+    expect(desktop.locator("#push-number")).to_have_text(re.compile(r"^\d\d$"))

@@ -6,7 +6,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, PHONE, QUIET_FLAGS
-from tests.e2e.steps import activated, add_virtual_authenticator, next_step_code, validate
+from tests.e2e.steps import (
+    activated,
+    add_virtual_authenticator,
+    next_step_code,
+    validate,
+)
 from tokens.services.enrollment import token_assign
 
 

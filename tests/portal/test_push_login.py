@@ -130,3 +130,47 @@ def test_a_reload_after_approval_offers_to_continue(client, user, enroll):
     page = client.get("/login/push/").content.decode()
     assert "Approved on your phone" in page and 'id="push-continue"' in page
     assert client.post("/login/push/", {"push": "1"}).url == "/authenticators/"
+
+
+def test_the_same_browser_gets_the_waiting_requests_number_again(client, user, enroll):
+    """The tab was closed while the number showed: logging in again in the
+    same browser shows that request's number, not "already waiting"."""
+    enroll(user)
+    start_push(client)
+    first = PushChallenge.objects.get()
+    client.get("/")  # elsewhere, as after closing the tab
+    again = start_push(client)
+    assert again.url == "/login/push/"
+    assert PushChallenge.objects.count() == 1
+    page = client.get("/login/push/").content.decode()
+    assert f">{first.number}<" in page and 'id="push-cancel"' in page
+
+
+def test_cancelling_the_waiting_request_frees_the_user_to_send_another(
+    client, user, enroll
+):
+    enroll(user)
+    start_push(client)
+    first = PushChallenge.objects.get()
+    response = client.post("/login/push/", {"cancel": "1"})
+    assert response.url == "/login/continue/"
+    first.refresh_from_db()
+    assert first.state == "expired"
+    assert AuditEvent.objects.filter(
+        action="push.expire", detail__reason="cancelled by the login"
+    ).exists()
+    assert start_push(client).url == "/login/push/"
+    assert PushChallenge.objects.filter(state="pending").exclude(pk=first.pk).exists()
+
+
+def test_another_users_session_cannot_cancel_the_request(client, user, enroll):
+    """Switching users midway: a session whose login is now bob's has no
+    request of alice's to cancel, whatever it posts."""
+    from django.contrib.auth import get_user_model
+
+    enroll(user)
+    start_push(client)
+    get_user_model().objects.create_user("bob", "bob@example.com", "bob pass word")
+    client.post("/login/", {"username": "bob"})
+    client.post("/login/push/", {"cancel": "1"})
+    assert PushChallenge.objects.get().state == "pending"

@@ -48,7 +48,7 @@ const RESULT_SECONDS = 4; // a result screen closes by itself after this
 // Shows `challenge`; calls `answered()` as soon as its outcome is on screen (a
 // next request may then replace the result at once) and `done()` once the
 // user is finished with it (Done, or the result closing by itself).
-export async function showChallenge(challenge, { socket, done, answered = () => {} }) {
+export async function showChallenge(challenge, { socket, done, answered = () => {}, waiting = () => [] }) {
   const record = await store.getToken(challenge.serial);
   if (!record) return done();
   let answering = false;
@@ -157,9 +157,15 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
 
   function render(notice = null) {
     const left = h("p", { class: "hint", id: "challenge-left", "aria-live": "off" });
+    const behind = h("p", { class: "message info", id: "challenge-queue", role: "status", hidden: true });
     const tick = () => {
       const seconds = secondsLeft(challenge);
       left.textContent = `Expires in ${seconds} s`;
+      const others = waiting();
+      behind.hidden = !others.length;
+      behind.textContent = others.length === 1
+        ? `Another login request is waiting after this one (${others[0]}).`
+        : `${others.length} more login requests are waiting after this one (${others.join(", ")}).`;
       if (seconds <= 0 && !answering) current?.closed("expired");
     };
     const choices = challenge.numbers?.length
@@ -179,6 +185,7 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
         detail("IP address", challenge.ip, "challenge-ip"),
         detail("Browser", challenge.browser, "challenge-browser")),
       left,
+      behind,
       choices,
       h("div", { class: "row" },
         button("Deny", () => send("deny"), { id: "deny" }),

@@ -24,6 +24,7 @@ Guarantees:
 from tokens.services.push.answers import AnswerResult, push_answer
 from tokens.services.push.challenges import (
     challenge_payload,
+    push_cancel,
     push_create,
     push_expire_if_due,
     push_for_client,
@@ -46,6 +47,7 @@ __all__ = [
     "device_poll",
     "device_remove",
     "push_answer",
+    "push_cancel",
     "push_create",
     "push_expire_if_due",
     "push_for_client",

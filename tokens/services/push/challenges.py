@@ -91,25 +91,39 @@ def challenge_expire(challenge: PushChallenge) -> bool:
     return bool(done)
 
 
+def _withdraw(challenge: PushChallenge, reason: str) -> bool:
+    """End a pending request now: expired, its waiters and phones told
+    (the phone closes it), audited. False when an answer came first."""
+    if not PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
+        state=S.EXPIRED
+    ):
+        return False
+    announce_push_state(challenge.pk, S.EXPIRED)
+    audit_record(
+        action="push.expire",
+        outcome="info",
+        username=challenge.username,
+        source=challenge.source,
+        challenge=str(challenge.pk),
+        reason=reason,
+    )
+    return True
+
+
 def push_withdraw_pending(username: str, reason: str) -> int:
-    """End the user's pending requests now (their phone was reported lost):
-    expired, their waiters told, audited; returns how many."""
-    withdrawn = 0
-    for challenge in PushChallenge.objects.filter(username=username, state=S.PENDING):
-        if PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
-            state=S.EXPIRED
-        ):
-            withdrawn += 1
-            announce_push_state(challenge.pk, S.EXPIRED)
-            audit_record(
-                action="push.expire",
-                outcome="info",
-                username=username,
-                source=challenge.source,
-                challenge=str(challenge.pk),
-                reason=reason,
-            )
-    return withdrawn
+    """End the user's pending requests now (their phone was reported lost);
+    returns how many."""
+    pending = PushChallenge.objects.filter(username=username, state=S.PENDING)
+    return sum(_withdraw(challenge, reason) for challenge in pending)
+
+
+def push_cancel(*, challenge_id, username: str) -> bool:
+    """The login that started a request gives it up (its page's Cancel): the
+    request leaves the phone at once and a new one may be sent."""
+    challenge = PushChallenge.objects.filter(
+        pk=challenge_id, username=username, state=S.PENDING
+    ).first()
+    return challenge is not None and _withdraw(challenge, "cancelled by the login")
 
 
 def _clean_text(value, field: str, max_length: int, *, required: bool) -> str:
