@@ -89,6 +89,12 @@ export async function registerForServer(serial, otp, label) {
   return { credentialId: json.id, json };
 }
 
+// The server's credential as the local gate of a token without a PIN (no
+// PRF: the fingerprint only gates), so one credential serves both.
+export function gate(credentialId) {
+  return { credentialId: base64urlToBuffer(credentialId), salt: null, prf: null };
+}
+
 // On approving: an assertion over SHA-256 of the answer's signed text.
 export async function assertForServer(credentialId, signedText) {
   const assertion = await navigator.credentials.get({

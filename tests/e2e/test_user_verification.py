@@ -99,3 +99,32 @@ def test_the_same_link_restarts_on_a_phone_that_has_one(
         action="enrollment.activate", detail__restart=True
     ).exists()
     other.context.close()
+
+
+@pytest.mark.parametrize("finger", ["allowed", "required"])
+def test_one_registration_and_one_prompt_per_approval(
+    live, desktop, page, user, uv_policy, finger
+):
+    """With the server checking the fingerprint, the app asks no optional
+    "Use your fingerprint / Skip" (Skip still registered one), registers one
+    credential, and an approval prompts once (one assertion)."""
+    uv_policy.fingerprint = finger
+    uv_policy.save(update_fields=["fingerprint"])
+    cdp, authenticator = add_virtual_authenticator(page.context, page)
+    issued = token_assign(user=user, policy=uv_policy, actor="test")
+    page.goto(issued.activation_link)
+    walk_intro(page)
+    activated(page)
+    expect(page.locator("html")).to_have_attribute("data-push", "online")
+
+    def credentials():
+        answer = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+        return answer["credentials"]
+
+    assert len(credentials()) == 1
+    before = credentials()[0]["signCount"]
+    number = start_portal_login(desktop, live)
+    page.click(f"#number-{number}")
+    expect(desktop.locator("#tokens")).to_be_visible()
+    assert credentials()[0]["signCount"] == before + 1
+    assert Token.objects.get(serial=issued.token.serial).uv_sign_count >= 1

@@ -144,3 +144,26 @@ def test_the_policy_form_has_the_push_fatigue_settings(staff):
     page = staff.get("/admin/tokens/policy/add/").content.decode()
     assert 'name="push_deny_cooldown_seconds"' in page
     assert 'name="push_fraud_lock"' in page
+
+
+def test_the_policy_form_sets_user_verification_and_passkeys(staff):
+    """Both were settable only from a shell; the form shows and saves them."""
+    from tokens.selectors import policy_default
+
+    policy = policy_default()
+    url = f"/admin/tokens/policy/{policy.pk}/change/"
+    page = staff.get(url).content.decode()
+    assert 'name="user_verification"' in page
+    assert 'name="passkey_user_verification"' in page
+    form = {
+        field: value
+        for field, value in Policy.objects.filter(pk=policy.pk).values()[0].items()
+        if field not in ("id",)
+    }
+    form = {k: ("on" if v is True else v) for k, v in form.items() if v is not False}
+    form.update(user_verification="required", passkey_user_verification="required")
+    response = staff.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    policy.refresh_from_db()
+    assert policy.user_verification == "required"
+    assert policy.passkey_user_verification == "required"

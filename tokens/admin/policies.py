@@ -53,6 +53,7 @@ class PolicyAdmin(admin.ModelAdmin):
                     "push_deny_cooldown_seconds",
                     "push_fraud_lock",
                     "fingerprint",
+                    "user_verification",
                 )
             },
         ),
@@ -69,6 +70,7 @@ class PolicyAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Passkeys", {"fields": ("passkey_user_verification",)}),
         (
             "Lockout",
             {

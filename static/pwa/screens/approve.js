@@ -83,7 +83,11 @@ export async function showChallenge(challenge, { socket, done, answered = () => 
     answering = true;
     let proof = "";
     // Approving and reporting both prove the token PIN (a report locks tokens).
-    if ((decision === "approve" || decision === "fraud") && needsUnlock(record)) {
+    // An approval the server verifies with the fingerprint (§7) needs no
+    // local fingerprint first, unless a PIN must open the seed for its proof.
+    const serverVerifies = decision === "approve" && record.policy.user_verification === "required";
+    if ((decision === "approve" || decision === "fraud") && needsUnlock(record)
+        && !(serverVerifies && !vault.needsPin(record))) {
       const seed = await unlock(record, {
         back: () => { answering = false; render(); },
         onWiped: (notice) => finish("Token removed", notice, "error"),

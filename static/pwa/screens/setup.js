@@ -79,7 +79,11 @@ export async function startSetup({ answer, seed, deviceKey, infoKey = null, home
 
   let finger = null;
   const required = policy.fingerprint === "required";
-  if (policy.fingerprint !== "disabled" && (await fingerprint.available())) {
+  // PROTOCOL §7: the server checks a fingerprint on every approval, with
+  // the one credential registered at confirmation; no second, local one
+  // is offered (it would mean two registrations and two prompts).
+  const serverChecked = policy.user_verification === "required";
+  if (!serverChecked && policy.fingerprint !== "disabled" && (await fingerprint.available())) {
     const wanted = required || (await step(
       "Use your fingerprint",
       "Unlock this token with your fingerprint instead of typing the PIN each time.",
@@ -95,7 +99,7 @@ export async function startSetup({ answer, seed, deviceKey, infoKey = null, home
       }
     }
   }
-  if (required && !finger) {
+  if (required && !finger && !serverChecked) {
     await step("Fingerprint required",
       "Your administrator requires a fingerprint (or face) unlock for this token, and it could not be set up on this device. Use the same activation link or QR code on a device with a fingerprint sensor (it still works until it expires), or ask your administrator.",
       { id: "fingerprint-required", primary: "Close" });
@@ -126,6 +130,10 @@ async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger
     if (answer.otp.type === "hotp") record.otp.counter = 1; // counter 0 confirmed the token
     if (infoKey) record.infoKey = infoKey; // verifies what the server says of the token
     if (uv) record.uv = { credentialId: uv.credentialId };
+    // A required fingerprint gates the passcodes too: with the same credential.
+    if (uv && answer.policy.fingerprint === "required" && answer.policy.pin_mode !== "token") {
+      finger = fingerprint.gate(uv.credentialId);
+    }
     if (finger) {
       // PRF matters only where it wraps a PIN key (token PIN mode).
       const prf = Boolean(finger.prf) && answer.policy.pin_mode === "token";
