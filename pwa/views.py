@@ -55,7 +55,11 @@ def shell_version() -> str:
 
 @cache_control(no_cache=True)
 def app(request):
-    return render(request, "pwa/app.html", {"version": shell_version()})
+    return render(
+        request,
+        "pwa/app.html",
+        {"version": shell_version(), "home": f"{settings.SITE_URL}/app/"},
+    )
 
 
 @cache_control(no_cache=True)

@@ -91,6 +91,26 @@ def test_wrong_token_pins_are_limited_then_the_token_is_wiped(
     shot(page, "wiped")
 
 
+def test_a_pin_of_the_wrong_length_costs_no_attempt(live, page, user, make_policy):
+    policy = make_policy(
+        pin_mode="token", pin_max_attempts=3, fingerprint="disabled", push_enabled=False
+    )
+    issued = token_assign(user=user, policy=policy, actor="test")
+    page.goto(issued.activation_link)
+    create_pin(page, "1357")
+    activated(page)
+    page.click(".token-open")
+    # More tries than the policy's 3 attempts: had they counted, the token
+    # would have been wiped.
+    for short in ("1", "12", "123", "12", "1"):
+        page.fill("#pin", short)
+        page.click("#pin-submit")
+        expect(page.get_by_role("alert")).to_contain_text("The PIN must have 4 to 8")
+    page.fill("#pin", "1357")
+    page.click("#pin-submit")
+    expect(page.locator(".code")).to_have_attribute("data-code", re.compile(r"^\d{6}$"))
+
+
 def test_server_pin_mode_sends_the_pin_and_says_pin_then_passcode(
     live, page, user, make_policy, shot
 ):

@@ -115,3 +115,17 @@ def test_the_move_restarts_with_the_same_string_on_a_third_phone(
         == 200
     )
     assert token_of(old).device_name == "Third phone"
+
+
+def test_tokens_are_named_for_what_they_are_for_then_the_device(
+    api, user, enroll, make_policy
+):
+    """Two tokens of one user on two Android phones can be told apart; a
+    token of a named policy says what it is for."""
+    policy_default().save()
+    first = token_of(enroll(user))
+    second = token_of(enroll(user))
+    assert first.name == "Tessera · Test phone"
+    assert second.name == f"Tessera · Test phone ({second.serial[-4:]})"
+    vpn = token_of(enroll(user, policy=make_policy(name="VPN")))
+    assert vpn.name == "VPN · Test phone"

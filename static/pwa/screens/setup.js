@@ -166,8 +166,26 @@ async function confirmWithServer({ answer, seed, deviceKey, infoKey, pin, finger
   home({
     focus: answer.serial,
     notice: `Your token ${answer.serial} is activated. You can now use it to log in.`,
-    extra: [serverPinNote, pushNote, clipboardNote],
+    extra: [nameForm(answer, home), serverPinNote, pushNote, clipboardNote],
   });
+}
+
+// The new token's name, editable right away (this device's name for it).
+function nameForm(answer, home) {
+  const input = h("input", { id: "token-name", maxlength: "64", autocomplete: "off", value: answer.name || "" });
+  const form = h("form", { class: "row name-form" },
+    h("label", { for: "token-name" }, "Name"), input,
+    button("Save", null, { id: "token-name-save" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const record = await store.getToken(answer.serial);
+    if (!record) return;
+    const name = input.value.trim();
+    record.label = name && name !== record.name ? name : "";
+    await store.putToken(record);
+    home({ focus: answer.serial });
+  });
+  return form;
 }
 
 // Why login requests will show only while Tessera is open, blaming the

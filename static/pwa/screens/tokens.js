@@ -107,6 +107,16 @@ function stateNotice(record) {
   return notice;
 }
 
+// Tokens live in this origin's storage: the app opened at another address
+// than the server's own (127.0.0.1 for localhost) has none, and says where.
+function elsewhere() {
+  const home = document.body.dataset.home;
+  if (!home || new URL(home).origin === location.origin) return null;
+  return h("p", { class: "message info", id: "other-address" },
+    "Tokens activated at ", h("a", { href: home, id: "home-link" }, home),
+    " are kept there, not at this address. Open Tessera there to see them.");
+}
+
 function addButton() {
   return h("button", { class: "btn add", id: "add-token", onclick: () => showActivate() },
     h("span", { class: "add-icon", "aria-hidden": "true" }, "+"), "Add token");
@@ -132,6 +142,7 @@ export async function showTokens({ focus = null, notice = null, onlyIf = null, e
       body: h("div", { class: "stack welcome" },
         notice ? message(notice, "info") : null,
         h("p", { class: "lead" }, "Add the token your administrator assigned to you to start generating passcodes."),
+        elsewhere(),
         button("Activate", () => showActivate(), { primary: true, id: "activate" }),
         button("About", () => showAbout(), { id: "about" })),
     });

@@ -3,7 +3,7 @@
 import * as vault from "../vault.js";
 import { tokenTitle } from "../names.js";
 import * as fingerprint from "../fingerprint.js";
-import { askPin } from "./pin.js";
+import { askPin, pinProblem } from "./pin.js";
 
 // Resolves with the seed, or null when the user could not unlock it.
 // `onWiped(notice)` runs when too many wrong PINs removed the token.
@@ -28,6 +28,10 @@ export async function unlock(record, { back, onWiped, lead = null }) {
     policy: record.policy,
     back,
     check: async (pin) => {
+      // A PIN the policy could never have made is refused for what it is,
+      // without costing an attempt (that tells nothing the policy does not).
+      const problem = pinProblem(record.policy, pin);
+      if (problem) return problem;
       seed = await vault.openSeed(record, { pin });
       if (seed) return null;
       const left = await vault.pinFailed(record);

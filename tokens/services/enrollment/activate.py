@@ -4,6 +4,7 @@ device key bound, and the seed derived on both sides, never sent."""
 from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -44,6 +45,23 @@ def _decode_public_key(value, field: str) -> bytes:
             f"{field} must be a base64url P-256 public key (65-byte point).",
         ) from exc
     return raw
+
+
+def device_token_name(token: Token, device_name: str) -> str:
+    """A token's name once a device holds it: what it is for (its policy,
+    unless the default one, else the deployment), then the device, so a
+    person tells a user's tokens apart; the serial's last digits only when
+    another of the user's tokens already has that name."""
+    policy = token.policy
+    service = settings.TESSERA_ISSUER if policy.is_default else policy.name
+    name = f"{service} · {device_name or 'Authenticator'}"[:56]
+    taken = (
+        Token.objects.filter(user_id=token.user_id, name=name)
+        .exclude(pk=token.pk)
+        .exclude(state=Token.State.REVOKED)
+        .exists()
+    )
+    return f"{name} ({token.serial[-4:]})" if taken else name
 
 
 def _enrollment_refusal(enrollment: Enrollment) -> ServiceError | None:
@@ -171,8 +189,7 @@ def _bind_device(
         announce_unbound(token)  # the device it was bound to, if any, stops here
         announce_token_state(token.serial, Token.State.ASSIGNED)  # pages that watch
         if token.name == DEFAULT_NAME:
-            # Named for where it lives, so two tokens of one account differ.
-            token.name = f"{device_name or 'Authenticator'} ({token.serial[-4:]})"
+            token.name = device_token_name(token, device_name)
         Token.objects.filter(pk=token.pk).update(
             name=token.name,
             seed_encrypted=seed_sealed,
