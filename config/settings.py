@@ -282,7 +282,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tokens.api.schema.add_async_paths",
-        "tokens.api.schema.closed_request_bodies",
+        "tokens.api.schema.tidy_request_bodies",
     ],
 }
 

@@ -100,6 +100,21 @@ def test_the_openapi_schema_and_docs_are_served(client):
     assert "/api/v1/auth/validate" in text and "/api/v1/device/activate" in text
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"redoc" in docs.content.lower()
+    assert 'src="/api/docs/redoc.standalone.js"' in docs.content.decode()
+    bundle = client.get("/api/docs/redoc.standalone.js").content
+    assert b"cdn.redoc.ly" not in bundle and b"icon-192" in bundle
+
+
+def test_the_schema_says_how_to_authenticate_and_one_type_per_field(client):
+    schema = client.get("/api/schema/?format=json").json()
+    assert "Authorization: Bearer <key>" in schema["info"]["description"]
+    assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+    for name in ("ValidateRequest", "PushRequest"):
+        ip = schema["components"]["schemas"][name]["properties"]["ip"]
+        titles = [choice["title"] for choice in ip["anyOf"]]
+        assert titles == ["IPv4 address", "IPv6 address"]
+    browser = schema["components"]["schemas"]["PushRequest"]["properties"]["browser"]
+    assert "oneOf" not in browser
 
 
 def test_the_audit_keeps_the_relying_partys_address_beside_the_reported_one(
