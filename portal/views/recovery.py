@@ -180,6 +180,8 @@ def backup_codes(request):
         "portal/backup_codes.html",
         {
             "codes": codes,
+            # The same codes as a file to download (one per line).
+            "codes_text": "".join(f"{code}\n" for code in codes or []),
             "replaced": replaced,
             "left": backup_codes_left(request.user),
             "offered": offered,
