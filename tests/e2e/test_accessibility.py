@@ -123,6 +123,11 @@ def test_no_serious_accessibility_violation(
     serial = Token.objects.filter(user=admin).first().serial
     page.goto(live + "/admin/")
     check(page, "admin-dashboard", found)
+    # The admin's user page (with its token inline) and the audit's filters.
+    page.goto(live + f"/admin/auth/user/{admin.pk}/change/")
+    check(page, "admin-user", found)
+    page.goto(live + "/admin/tokens/auditevent/?outcome__exact=success")
+    check(page, "admin-audit", found)
     for name in ("move", "rename", "remove"):
         page.goto(live + f"/authenticators/{serial}/{name}/")
         check(page, name, found)
@@ -140,5 +145,5 @@ def test_no_serious_accessibility_violation(
     context.close()
 
     checked = found.pop("_checked")
-    assert len(checked) == 25, checked  # every page above
+    assert len(checked) == 27, checked  # every page above
     assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

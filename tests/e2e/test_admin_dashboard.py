@@ -45,3 +45,23 @@ def test_an_admin_sees_the_state_and_unlocks_a_token(live, desktop, page, enroll
     row.get_by_role("link", name="Tokens and activity").click()
     expect(desktop.locator("#user-tokens")).to_contain_text(token.serial)
     shot(desktop, "user")
+
+
+def test_the_token_list_fits_a_1280_pixel_screen(live, desktop, enroll, shot):
+    cookie = verified_admin_cookie(enroll)
+    bob = get_user_model().objects.create_user("bob", "bob@example.com", "pw")
+    enroll(bob)
+    desktop.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live}])
+    desktop.set_viewport_size({"width": 1280, "height": 800})
+    desktop.goto(live + "/admin/tokens/token/")
+    expect(desktop.locator("#result_list")).to_be_visible()
+    shot(desktop, "tokens-1280")
+    wide = desktop.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 1280, f"the page is {wide} px wide"
+    # Every column shows: the table does not scroll within its box.
+    results = desktop.locator("#changelist .results")
+    inner, box = results.evaluate("(r) => [r.scrollWidth, r.clientWidth]")
+    assert inner <= box, f"the token table needs {inner} px of {box}"
+    actions = desktop.locator("#changelist .actions select").bounding_box()
+    filters = desktop.locator("#changelist-filter").bounding_box()
+    assert actions["x"] + actions["width"] <= filters["x"]

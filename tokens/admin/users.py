@@ -22,8 +22,17 @@ from tokens.services.errors import ServiceError
 User = get_user_model()
 
 
+class TokenInlineForm(forms.ModelForm):
+    class Meta:
+        model = Token
+        fields = ("name",)
+        # A table cell's field has no <label> of its own: name it.
+        widgets = {"name": forms.TextInput(attrs={"aria-label": "Token name"})}
+
+
 class TokenInline(admin.TabularInline):
     model = Token
+    form = TokenInlineForm
     fk_name = "user"
     fields = ("serial", "name", "policy", "state", "device_name", "last_used_at")
     readonly_fields = ("serial", "policy", "state", "device_name", "last_used_at")
@@ -49,6 +58,11 @@ admin.site.unregister(User)
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     inlines = [*BaseUserAdmin.inlines, TokenInline]
+    # Plain multiple selects (the two-pane widget's labels break ARIA rules)
+    # and dates that are records, not inputs (split date/time fields have
+    # one label for two inputs).
+    filter_horizontal = ()
+    readonly_fields = ("last_login", "date_joined")
     actions = ["assign_token"]
     list_display = [*BaseUserAdmin.list_display, "source", "overview"]
 
