@@ -1,4 +1,4 @@
-"""A Tessera device written from PROTOCOL.md alone (no server code imported).
+"""A Tessera device written from docs/protocol.md alone (no server code imported).
 
 Used by the tests and the benchmarks to prove the protocol is followable.
 """

@@ -1,6 +1,6 @@
 """Tessera's cryptography as pure functions (no Django imports).
 
-Everything here follows ``PROTOCOL.md`` version 1: the activation string, the
+Everything here follows ``docs/protocol.md`` version 1: the activation string, the
 ECDH + HKDF seed derivation, device signatures (raw ``r||s`` as WebCrypto
 produces them) and the at-rest encryption of seeds.
 """

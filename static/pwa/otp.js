@@ -1,4 +1,4 @@
-// Pure passcode maths and activation-string parsing (PROTOCOL.md §1, RFC 4226/6238).
+// Pure passcode maths and activation-string parsing (docs/protocol.md §1, RFC 4226/6238).
 // No DOM, no storage: time and keys are passed in, so node --test covers it all.
 
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

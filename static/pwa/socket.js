@@ -7,12 +7,19 @@
 import * as keys from "./keys.js";
 import * as store from "./store.js";
 import * as api from "./api.js";
+import { takesPush } from "./names.js";
 
 // Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 30 s.
 export function nextDelay(attempt, random = Math.random) {
   const base = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5));
   return Math.round(base * (0.75 + random() * 0.5));
 }
+
+// Whether the socket should keep reconnecting: while a token here can take
+// login requests. Tokens that are all suspended, locked or removed hear
+// nothing but that on the socket; the app checks again when it is opened
+// (or comes back online), not twice a minute in the background.
+export const keepsTrying = (records) => records.some(takesPush);
 
 export const pushRecords = async () =>
   (await store.allTokens()).filter((r) => r.policy?.push && r.deviceKey);
@@ -81,7 +88,11 @@ export class DeviceSocket extends EventTarget {
       this.emit("status", "offline");
       for (const { reject } of this.waiting.values()) reject(new api.ApiError("offline", "The connection was lost."));
       this.waiting.clear();
-      this.timer = setTimeout(() => this.start(), nextDelay(this.attempt++));
+      pushRecords().then((records) => {
+        if (this.ws === null && keepsTrying(records)) {
+          this.timer = setTimeout(() => this.start(), nextDelay(this.attempt++));
+        }
+      });
     });
   }
 

@@ -1,4 +1,4 @@
-"""PROTOCOL.md §1–§3 through the HTTP API, driven by the independent client."""
+"""docs/protocol.md §1–§3 through the HTTP API, driven by the independent client."""
 
 from datetime import timedelta
 

@@ -3,7 +3,8 @@ a desktop browser on the portal or the self-enrollment page, a phone running
 the PWA; each ends with the first login. Every journey prints its screens,
 taps and typed fields, and may need no more than the seed's guide does.
 
-The seed's counts (``../shared/seeds/enroll-mobilepass-plus-android.txt``),
+The seed's counts (SafeNet's "Enroll a SafeNet MobilePASS+ token" guide for
+Android, the product this one is measured against),
 for the policy these tests use (no PIN, no push: the guide skips its PIN
 steps 5–6 and its Push screen then), with its portal login where the guide
 ends at the token list (Start; Username and Login; the passcode and Submit):

@@ -100,3 +100,15 @@ def test_staff_see_a_link_to_the_admin_and_others_do_not(client, user, enroll):
 def test_the_favicon_is_the_app_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and "icon-192" in response.url
+
+
+def test_a_locked_user_is_told_after_the_password_not_asked_for_a_passcode(
+    client, user, enroll, make_policy
+):
+    device = enroll(user, policy=make_policy(pin_mode="none", push_enabled=False))
+    Token.objects.filter(serial=device.serial).update(state="locked")
+    client.post("/login/", {"username": "alice"})
+    response = client.post("/login/continue/", {"password": PASSWORD}, follow=True)
+    page = response.content.decode()
+    assert "locked" in page.lower()
+    assert 'id="id_passcode"' not in page and "This field is required" not in page

@@ -1,5 +1,5 @@
 // "Activate": scan the QR code, or paste the activation string ("No QR code?").
-// Both end in runActivation(), which speaks the protocol (PROTOCOL.md §2).
+// Both end in runActivation(), which speaks the protocol (docs/protocol.md §2).
 import { h, show, message, button, onLeave } from "../ui.js";
 import { parseActivation, extractActivation, ActivationError, b64uDecode } from "../otp.js";
 import * as keys from "../keys.js";
