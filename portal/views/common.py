@@ -24,6 +24,7 @@ PLATFORMS = {
 }
 WIZARD = "tessera_wizard"
 LOGIN_USERNAME = "tessera_login_username"
+LOGIN_NEXT = "tessera_login_next"  # where a login goes after (e.g. /admin/)
 LOST = "tessera_lost"  # the username whose phone is being reported
 PASSWORD_CHECKED = "tessera_password_checked"  # noqa: S105 - a session key
 PASSKEY_CHALLENGE = "tessera_webauthn"

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal.forms import LoginForm, PushLoginForm, UsernameForm
 from portal.trusted import trust_this_browser, trusted_id
 from portal.views.common import (
+    LOGIN_NEXT,
     LOGIN_USERNAME,
     PASSWORD_CHECKED,
     begin_login,
@@ -42,9 +43,6 @@ def home(request):
     if request.user.is_authenticated and request.user.is_verified():
         return redirect("portal:dashboard")
     return render(request, "portal/start.html")
-
-
-LOGIN_NEXT = "tessera_login_next"
 
 
 @never_cache

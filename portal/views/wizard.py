@@ -6,6 +6,7 @@ import django_otp
 from django.contrib import messages
 from django.contrib.auth import authenticate, get_user_model, login
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from portal.forms import CodeForm, LoginForm, PasswordForm
 from portal.trusted import trust_this_browser
 from portal.views.common import (
+    LOGIN_NEXT,
     PLATFORMS,
     WIZARD,
     browser_of,
@@ -233,6 +235,10 @@ def _enrolled(request, user, token, method: str):
         request,
         _("Your authenticator %(serial)s is enrolled.") % {"serial": token.serial},
     )
+    # The first admin came for the admin: it is where they land.
+    next_url = request.session.pop(LOGIN_NEXT, "")
+    if user.is_staff and next_url.startswith(reverse("admin:index")):
+        return redirect(next_url)
     return redirect("portal:dashboard")  # which offers backup codes if none yet
 
 

@@ -112,3 +112,33 @@ def test_a_locked_user_is_told_after_the_password_not_asked_for_a_passcode(
     page = response.content.decode()
     assert "locked" in page.lower()
     assert 'id="id_passcode"' not in page and "This field is required" not in page
+
+
+def test_the_first_admin_lands_on_the_admin_after_enrolling(
+    client, api, django_capture_on_commit_callbacks
+):
+    """createsuperuser, then /admin/: the portal's login with Add
+    Authenticator, and after the first passcode, the admin itself."""
+    import time
+
+    from tests.portal.test_enrollment_views import (
+        activate_from_page,
+        code_from_email,
+    )
+
+    get_user_model().objects.create_superuser("root", "root@example.com", PASSWORD)
+    assert "/login/" in client.get("/admin/").url
+    client.get("/login/?next=/admin/")
+    client.post("/login/?next=/admin/", {"username": "root"})
+    assert client.post("/login/continue/", {"password": PASSWORD}).url == "/add/"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/add/")
+    client.post("/add/verify/", {"code": code_from_email()})
+    client.post("/add/app/")
+    client.post("/add/platform/", {"platform": "android"})
+    device = activate_from_page(api, client.get("/add/setup/").content.decode())
+    done = client.post(
+        "/add/setup/finish/", {"passcode": device.code(time.time() + 30)}
+    )
+    assert done.url == "/admin/"
+    assert client.get("/admin/").status_code == 200
