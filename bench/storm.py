@@ -153,7 +153,9 @@ async def storm(site, key, devices, args, daphne_pids) -> list[dict]:
 
     async def connect(phone):
         async with gate:
-            await phone.connect(f"{scheme}://{host}/ws/device/", site["base"], site["ssl"])
+            await phone.connect(
+                f"{scheme}://{host}/ws/device/", site["base"], site["ssl"]
+            )
 
     began = time.perf_counter()
     await asyncio.gather(*(connect(p) for p in phones))

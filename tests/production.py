@@ -113,7 +113,14 @@ class Production:
     """bin/production as an operator starts it: nginx with TLS on ``port``,
     ``processes`` daphne processes on PostgreSQL and Redis."""
 
-    def __init__(self, workdir: Path, database_url: str, redis_url: str, processes=2):
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        redis_url: str,
+        processes=2,
+        watch=None,
+    ):
         cert, key = self_signed(workdir)
         self.port = free_port()
         self.radius_port = free_udp_port()
@@ -148,6 +155,8 @@ class Production:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        if watch is not None:  # e.g. what a client meets while it starts
+            watch(self)
         try:
             self.wait_ready(processes)
         except RuntimeError:

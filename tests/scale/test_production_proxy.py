@@ -36,6 +36,27 @@ CREATE_USER = (
 )
 
 
+def watch_start(site: Production) -> None:
+    """What a client meets from the moment bin/production starts until the
+    site is up: the status of every answer (a refused connection is none)."""
+    site.startup_statuses = []
+
+    def poll():
+        ok_since = None
+        while ok_since is None or time.monotonic() - ok_since < 1:
+            try:
+                with site.open("/healthz", timeout=2) as response:
+                    site.startup_statuses.append(response.status)
+                    ok_since = ok_since or time.monotonic()
+            except urllib.error.HTTPError as exc:
+                site.startup_statuses.append(exc.code)
+            except OSError:
+                pass
+            time.sleep(0.02)
+
+    threading.Thread(target=poll, daemon=True).start()
+
+
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("production")
@@ -44,7 +65,12 @@ def production(tmp_path_factory):
     redis = start_redis(redis_port)
     site = None
     try:
-        site = Production(workdir, postgres.url, f"redis://127.0.0.1:{redis_port}/0")
+        site = Production(
+            workdir,
+            postgres.url,
+            f"redis://127.0.0.1:{redis_port}/0",
+            watch=watch_start,
+        )
         site.postgres = postgres
         site.redis = redis
         site.redis_port = redis_port
@@ -153,6 +179,16 @@ async def device_socket(site, device, process: str | None = None):
     await phone.send(json.dumps(device.auth_frame(hello["nonce"])))
     assert json.loads(await phone.recv())["type"] == "ready"
     return phone
+
+
+def test_nginx_answers_no_502_while_the_processes_start(production):
+    """The launcher starts nginx only once every process answers: from the
+    first moment, a client is refused a connection or served, never a 502."""
+    deadline = time.monotonic() + 10
+    while 200 not in production.startup_statuses and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert 200 in production.startup_statuses
+    assert 502 not in production.startup_statuses, production.startup_statuses
 
 
 def test_a_push_login_crosses_processes_behind_the_tls_proxy(production):
