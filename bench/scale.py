@@ -1,7 +1,11 @@
 """One process against two, in production's shape: bin/production (nginx with
-TLS in front of N daphne processes) on PostgreSQL and Redis, all started
-here. Prints /healthz and validation (valid HOTP codes) requests/s through
-nginx, for 1 and then 2 processes, and the ratio (target: 2 >= 1.6x 1).
+TLS in front of N daphne processes) on PostgreSQL (durable commits) and
+Redis, all started here, beside the embedded default (bin/run: one process
+on SQLite) in the same run. Prints /healthz and validation (valid HOTP codes)
+requests/s and the server's CPU per validation (every process of the shape:
+nginx, daphne, PostgreSQL, Redis; measured as the machine's busy time less
+the load generator's), and the targets: 2 processes >= 1.6x 1; the production
+shape >= 1.3x the SQLite process's rate at <= 1.3x its CPU per validation.
 
     .venv/bin/python bench/scale.py --concurrency 16 --seconds 8
 """
@@ -20,9 +24,47 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from bench.server import manage, running_server, server_cpu_during  # noqa: E402
 from bench.validate import PROVISION, enroll, run_scenario  # noqa: E402
 from tests.production import Postgres, Production  # noqa: E402
 from tests.servers import free_port, start_redis, stop  # noqa: E402
+
+
+def scenarios(port, ssl, validate, accepted, args) -> dict:
+    results = {}
+    for name, make, check in (
+        ("healthz", lambda i: ("GET", "/healthz", b"", ""), lambda *a: a[1] == 200),
+        ("validate", validate, accepted),
+    ):
+        result, cpu = server_cpu_during(
+            lambda make=make, check=check: asyncio.run(
+                run_scenario(port, args.seconds, args.concurrency, make, check, ssl)
+            )
+        )
+        result["cpu_ms"] = cpu * 1000 / max(result["rps"] * args.seconds, 1)
+        results[name] = result
+    return results
+
+
+def embedded(args) -> dict:
+    """The same scenarios on bin/run: one process, SQLite."""
+    with running_server() as (base, env):
+        out = manage(env, "shell", "-c", PROVISION.format(n=args.concurrency, mix=0))
+        provisioned = json.loads(out.strip().splitlines()[-1])
+        tokens = [
+            (t["username"], enroll(base, t["activation"], ""))
+            for t in provisioned["plain"]
+        ]
+
+        def validate(i):
+            username, device = tokens[i]
+            body = json.dumps({"username": username, "passcode": device.next_code()})
+            return "POST", "/api/v1/auth/validate", body.encode(), provisioned["key"]
+
+        def accepted(i, status, payload):
+            return status == 200 and json.loads(payload)["result"] == "accept"
+
+        return scenarios(int(base.rsplit(":", 1)[1]), None, validate, accepted, args)
 
 
 def measure(processes: int, args) -> dict:
@@ -52,17 +94,7 @@ def measure(processes: int, args) -> dict:
         def accepted(i, status, payload):
             return status == 200 and json.loads(payload)["result"] == "accept"
 
-        results = {}
-        for name, make, check in (
-            ("healthz", lambda i: ("GET", "/healthz", b"", ""), lambda *a: a[1] == 200),
-            ("validate", validate, accepted),
-        ):
-            results[name] = asyncio.run(
-                run_scenario(
-                    site.port, args.seconds, args.concurrency, make, check, site.ssl
-                )
-            )
-        return results
+        return scenarios(site.port, site.ssl, validate, accepted, args)
     finally:
         if site is not None:
             site.stop()
@@ -80,20 +112,37 @@ def main():
         f"clients, {args.seconds:g} s per scenario, {os.cpu_count()} cores, load "
         "generator on the same machine"
     )
+
+    def show(label, results):
+        for name, r in results.items():
+            print(
+                f"  {label:26s} {name:9s} {r['rps']:7.1f} req/s  "
+                f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+                f"server CPU {r['cpu_ms']:5.2f} ms/req  errors={r['errors']}",
+                flush=True,
+            )
+
+    sqlite = embedded(args)["validate"]
+    show("bin/run, SQLite", {"validate": sqlite})
     figures = {}
     for processes in (1, 2):
         figures[processes] = measure(processes, args)
-        for name, r in figures[processes].items():
-            print(
-                f"  {processes} process(es), {name:9s} {r['rps']:7.1f} req/s  "
-                f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
-                f"errors={r['errors']}",
-                flush=True,
-            )
-    ratio = figures[2]["validate"]["rps"] / figures[1]["validate"]["rps"]
+        show(f"production, {processes} process(es)", figures[processes])
+    production = figures[2]["validate"]
+    verdict = {True: "MET", False: "NOT MET"}
+    ratio = production["rps"] / figures[1]["validate"]["rps"]
     print(
-        f"validation, 2 processes / 1 process = {ratio:.2f}x (target >= 1.6x): "
-        f"{'MET' if ratio >= 1.6 else 'NOT MET'}"
+        f"2 processes / 1 process = {ratio:.2f}x (target >= 1.6x): {verdict[ratio >= 1.6]}"
+    )
+    rate = production["rps"] / sqlite["rps"]
+    print(
+        f"production shape / one SQLite process: {rate:.2f}x the validations/s "
+        f"(target >= 1.3x): {verdict[rate >= 1.3]}"
+    )
+    cpu = production["cpu_ms"] / sqlite["cpu_ms"]
+    print(
+        f"production shape / one SQLite process: {cpu:.2f}x the server CPU a "
+        f"validation (target <= 1.3x): {verdict[cpu <= 1.3]}"
     )
 
 

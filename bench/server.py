@@ -107,3 +107,24 @@ def context_switches(pid: int) -> int:
             if "ctxt_switches:" in line:  # voluntary and nonvoluntary
                 total += int(line.split()[1])
     return total
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy so far (every process)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_seconds() -> float:
+    """CPU seconds this process (the load generator) has used so far."""
+    times = os.times()
+    return times.user + times.system
+
+
+def server_cpu_during(run):
+    """``run()``'s result and the CPU the rest of the machine (the server:
+    every process of it, database included) spent meanwhile, in seconds."""
+    busy, own = busy_seconds(), own_seconds()
+    result = run()
+    return result, (busy_seconds() - busy) - (own_seconds() - own)

@@ -38,25 +38,18 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from bench.push import PROVISION as PUSH_PROVISION  # noqa: E402
-from bench.server import cpu_times, manage, running_server, server_pid  # noqa: E402
+from bench.server import (  # noqa: E402
+    busy_seconds,
+    cpu_times,
+    manage,
+    own_seconds,
+    running_server,
+    server_pid,
+)
 from bench.stats import percentile  # noqa: E402
 from bench.validate import PROVISION as VALIDATE_PROVISION  # noqa: E402
 from bench.validate import Connection, enroll, run_scenario  # noqa: E402
 from tests.device_client import Device, raw_public  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (all processes)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / TICK
-
-
-def own_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 class Phone:
@@ -240,7 +233,10 @@ def report(step: dict) -> str:
 
 def validation_rate(site, env_manage, seconds: float) -> float:
     """The same shape's passcode validations/s (16 clients, valid HOTP)."""
-    out = env_manage("shell", "-c", VALIDATE_PROVISION.format(n=16, mix=0))
+    provision = VALIDATE_PROVISION.format(n=16, mix=0).replace(
+        'name="bench", actor', 'name="bench-validate", actor'
+    )
+    out = env_manage("shell", "-c", provision)
     provisioned = json.loads(out.strip().splitlines()[-1])
     tokens = [
         (t["username"], enroll(site["base"], t["activation"], "", site["ssl"]))

@@ -20,9 +20,11 @@ one-time code must never be served from. So:
 
 from __future__ import annotations
 
+import secrets
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
@@ -128,6 +130,8 @@ class PreparedSelect:
 def _stand_in(field) -> Any:
     if field.get_internal_type() == "UUIDField":
         return uuid.uuid4()
+    if field.get_internal_type() == "DateTimeField":  # an instant no row has
+        return datetime(1970, 1, 2, microsecond=secrets.randbelow(10**6), tzinfo=UTC)
     raise ValueError(f"no stand-in value for a {field.get_internal_type()}")
 
 

@@ -7,13 +7,13 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from tokens.events import announce_challenge, announce_push_state
 from tokens.models import TAKES_PUSH, PushChallenge, Token
-from tokens.prepared import insert_objects
+from tokens.prepared import PreparedSelect, insert_objects
 from tokens.selectors import policy_default
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
@@ -30,12 +30,39 @@ ChallengeLink = PushChallenge.tokens.through  # which tokens a challenge went to
 _PUSHABLE = TAKES_PUSH & Q(device_public_key__isnull=False, policy__push_enabled=True)
 
 
+# The storm's hot look-ups (bench/storm.py), compiled once per process
+# (``tokens.prepared``): a push's tokens, and a relying application's own
+# challenge for its long-poll.
+_push_tokens = PreparedSelect(
+    lambda username: Token.objects.filter(
+        _PUSHABLE, user__username=username, user__is_active=True
+    ).select_related("policy"),
+    "username",
+)
+_client_challenge = PreparedSelect(
+    lambda pk, client, source: PushChallenge.objects.filter(
+        pk=pk, client=client, source=source
+    ).select_related("answered_by"),
+    "client",
+    "source",
+    typed={"pk": PushChallenge._meta.pk},
+)
+
+
+_recent_challenges = PreparedSelect(
+    lambda username, key, since: PushChallenge.objects.filter(
+        Q(state=S.PENDING)
+        | Q(state=S.DENIED, answered_at__gt=since, application_key=key),
+        username=username,
+    ),
+    "username",
+    "key",
+    typed={"since": PushChallenge._meta.get_field("answered_at")},
+)
+
+
 def _push_tokens_of(username: str) -> list[Token]:
-    return list(
-        Token.objects.filter(
-            _PUSHABLE, user__username=username, user__is_active=True
-        ).select_related("policy")
-    )
+    return _push_tokens(username=username)
 
 
 def push_tokens(user) -> list[Token]:
@@ -194,9 +221,10 @@ def _create(username, application, source, ip, browser, client, tokens):
     matching = any(p.number_matching for p in policies)
     lifetime = timedelta(seconds=min(p.push_lifetime_seconds for p in policies))
     with transaction.atomic():
-        if user_id is not None:
+        if user_id is not None and connection.features.has_select_for_update:
             # Concurrent creates for one user queue here, so the per-user
             # cap holds across applications (one application: the constraint).
+            # SQLite's transactions take the write lock at BEGIN: queued.
             list(
                 get_user_model()
                 .objects.select_for_update()
@@ -269,11 +297,7 @@ def _refuse_fatigue(username, key, policies, now) -> None:
     denied ones for this application. A pending one past its expiry is
     expired on the way."""
     cooldown = timedelta(seconds=max(p.push_deny_cooldown_seconds for p in policies))
-    recent = PushChallenge.objects.filter(
-        Q(state=S.PENDING)
-        | Q(state=S.DENIED, answered_at__gt=now - cooldown, application_key=key),
-        username=username,
-    )
+    recent = _recent_challenges(username=username, key=key, since=now - cooldown)
     denied = False
     pending = 0
     for challenge in recent:
@@ -347,11 +371,8 @@ def push_for_client(
         pk = uuid.UUID(str(challenge_id))
     except ValueError:
         return None
-    return (
-        PushChallenge.objects.filter(pk=pk, client=client, source=source)
-        .select_related("answered_by")
-        .first()
-    )
+    found = _client_challenge(pk=pk, client=client, source=source)
+    return found[0] if found else None
 
 
 def push_login_complete(*, challenge_id, username: str) -> Token | None:
