@@ -67,6 +67,20 @@ print(json.dumps({{"key": key}}))
 """
 
 
+def make_devices(n: int) -> tuple[list[Device], str]:
+    """``n`` devices with their own keys and serials, and the path of the
+    JSON file ``PROVISION`` reads to bind a user's token to each."""
+    devices = []
+    for i in range(n):
+        device = Device(key=ec.generate_private_key(ec.SECP256R1()))
+        device.serial = f"TSR-9{i // 1000:03d}-{i % 1000:04d}"
+        devices.append(device)
+    spec = [{"serial": d.serial, "key": raw_public(d.key).hex()} for d in devices]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    return devices, f.name
+
+
 def line(name: str, values: list[float]) -> str:
     ms = [v * 1000 for v in values]
     return (
@@ -177,14 +191,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    devices = []
-    for i in range(args.devices):
-        device = Device(key=ec.generate_private_key(ec.SECP256R1()))
-        device.serial = f"TSR-9{i // 1000:03d}-{i % 1000:04d}"
-        devices.append(device)
-    spec = [{"serial": d.serial, "key": raw_public(d.key).hex()} for d in devices]
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(spec, f)
+    devices, spec = make_devices(args.devices)
 
     # Every simulated device comes from 127.0.0.1: lift the per-address cap.
     extra = {"TESSERA_WS_ECHO": "1", "TESSERA_WS_PER_ADDRESS": str(args.devices + 10)}
@@ -198,7 +205,7 @@ def main() -> None:
     try:
         with running_server(extra) as (base, env):
             key = json.loads(
-                manage(env, "shell", "-c", PROVISION.format(path=f.name))
+                manage(env, "shell", "-c", PROVISION.format(path=spec))
                 .strip()
                 .splitlines()[-1]
             )["key"]
@@ -209,7 +216,7 @@ def main() -> None:
         if redis is not None:
             stop(redis)
     layer = "Redis channel layer" if args.redis else "in-memory channel layer"
-    Path(f.name).unlink()
+    Path(spec).unlink()
     print(
         f"Tessera push benchmark: {args.devices} device websockets connected to one "
         f"daphne process (bin/run: SQLite, {layer}), {args.pushes} pushes one "

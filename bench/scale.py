@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from bench.server import manage, running_server, server_cpu_during  # noqa: E402
-from bench.validate import PROVISION, enroll, run_scenario  # noqa: E402
+from bench.validate import run_scenario, validation_requests  # noqa: E402
 from tests.production import Postgres, Production  # noqa: E402
 from tests.servers import free_port, start_redis, stop  # noqa: E402
 
@@ -49,22 +48,10 @@ def scenarios(port, ssl, validate, accepted, args) -> dict:
 def embedded(args) -> dict:
     """The same scenarios on bin/run: one process, SQLite."""
     with running_server() as (base, env):
-        out = manage(env, "shell", "-c", PROVISION.format(n=args.concurrency, mix=0))
-        provisioned = json.loads(out.strip().splitlines()[-1])
-        tokens = [
-            (t["username"], enroll(base, t["activation"], ""))
-            for t in provisioned["plain"]
-        ]
-
-        def validate(i):
-            username, device = tokens[i]
-            body = json.dumps({"username": username, "passcode": device.next_code()})
-            return "POST", "/api/v1/auth/validate", body.encode(), provisioned["key"]
-
-        def accepted(i, status, payload):
-            return status == 200 and json.loads(payload)["result"] == "accept"
-
-        return scenarios(int(base.rsplit(":", 1)[1]), None, validate, accepted, args)
+        make, accepted = validation_requests(
+            base, lambda *a: manage(env, *a), args.concurrency
+        )
+        return scenarios(int(base.rsplit(":", 1)[1]), None, make, accepted, args)
 
 
 def measure(processes: int, args) -> dict:
@@ -78,22 +65,9 @@ def measure(processes: int, args) -> dict:
         site = Production(
             workdir, postgres.url, f"redis://127.0.0.1:{redis_port}/0", processes
         )
-        out = site.manage("shell", "-c", PROVISION.format(n=args.concurrency, mix=0))
-        provisioned = json.loads(out.strip().splitlines()[-1])
-        tokens = [
-            (t["username"], enroll(site.base, t["activation"], "", site.ssl))
-            for t in provisioned["plain"]
-        ]
-        key = provisioned["key"]
-
-        def validate(i):
-            username, device = tokens[i]
-            body = json.dumps({"username": username, "passcode": device.next_code()})
-            return "POST", "/api/v1/auth/validate", body.encode(), key
-
-        def accepted(i, status, payload):
-            return status == 200 and json.loads(payload)["result"] == "accept"
-
+        validate, accepted = validation_requests(
+            site.base, site.manage, args.concurrency, site.ssl
+        )
         return scenarios(site.port, site.ssl, validate, accepted, args)
     finally:
         if site is not None:

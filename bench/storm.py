@@ -31,13 +31,13 @@ from datetime import datetime
 from pathlib import Path
 
 import websockets
-from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from bench.push import PROVISION as PUSH_PROVISION  # noqa: E402
+from bench.push import make_devices  # noqa: E402
 from bench.server import (  # noqa: E402
     busy_seconds,
     cpu_times,
@@ -47,9 +47,12 @@ from bench.server import (  # noqa: E402
     server_pid,
 )
 from bench.stats import percentile  # noqa: E402
-from bench.validate import PROVISION as VALIDATE_PROVISION  # noqa: E402
-from bench.validate import Connection, enroll, run_scenario  # noqa: E402
-from tests.device_client import Device, raw_public  # noqa: E402
+from bench.validate import (  # noqa: E402
+    Connection,
+    run_scenario,
+    validation_requests,
+)
+from tests.device_client import Device  # noqa: E402
 
 
 class Phone:
@@ -233,24 +236,9 @@ def report(step: dict) -> str:
 
 def validation_rate(site, env_manage, seconds: float) -> float:
     """The same shape's passcode validations/s (16 clients, valid HOTP)."""
-    provision = VALIDATE_PROVISION.format(n=16, mix=0).replace(
-        'name="bench", actor', 'name="bench-validate", actor'
+    make, accepted = validation_requests(
+        site["base"], env_manage, 16, site["ssl"], client="bench-validate"
     )
-    out = env_manage("shell", "-c", provision)
-    provisioned = json.loads(out.strip().splitlines()[-1])
-    tokens = [
-        (t["username"], enroll(site["base"], t["activation"], "", site["ssl"]))
-        for t in provisioned["plain"]
-    ]
-
-    def make(i):
-        username, device = tokens[i]
-        body = json.dumps({"username": username, "passcode": device.next_code()})
-        return "POST", "/api/v1/auth/validate", body.encode(), provisioned["key"]
-
-    def accepted(i, status, payload):
-        return status == 200 and json.loads(payload)["result"] == "accept"
-
     result = asyncio.run(
         run_scenario(site["port"], seconds, 16, make, accepted, site["ssl"])
     )
@@ -323,14 +311,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    devices = []
-    for i in range(args.devices):
-        device = Device(key=ec.generate_private_key(ec.SECP256R1()))
-        device.serial = f"TSR-9{i // 1000:03d}-{i % 1000:04d}"
-        devices.append(device)
-    spec = [{"serial": d.serial, "key": raw_public(d.key).hex()} for d in devices]
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(spec, f)
+    devices, spec = make_devices(args.devices)
 
     # Every simulated phone and client comes from 127.0.0.1: lift the
     # per-address caps, as for every benchmark here.
@@ -352,14 +333,14 @@ def main() -> None:
     context = production(extra, args.production) if args.production else embedded(extra)
     with context as (site, env_manage, daphne_pids):
         key = json.loads(
-            env_manage("shell", "-c", PUSH_PROVISION.format(path=f.name))
+            env_manage("shell", "-c", PUSH_PROVISION.format(path=spec))
             .strip()
             .splitlines()[-1]
         )["key"]
         validations = validation_rate(site, env_manage, 6)
         print(f"  passcode validations (16 clients): {validations:.0f}/s", flush=True)
         steps = asyncio.run(storm(site, key, devices, args, daphne_pids))
-    Path(f.name).unlink()
+    Path(spec).unlink()
     good = [
         s for s in steps if not s["errors"] and s.get("total", (0, 10**9))[1] < 1000
     ]

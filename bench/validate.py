@@ -113,6 +113,31 @@ def enroll(base: str, activation: str, pin: str, context=None) -> Device:
     return device
 
 
+def validation_requests(base: str, manage, n: int, ssl=None, client="bench"):
+    """``n`` users with an active HOTP token (activated here), and the two
+    functions ``run_scenario`` takes: a valid code for client ``i``, and
+    whether the answer accepted it. ``manage`` runs manage.py against the
+    server's data."""
+    provision = PROVISION.format(n=n, mix=0).replace(
+        'name="bench", actor', f'name="{client}", actor'
+    )
+    provisioned = json.loads(manage("shell", "-c", provision).strip().splitlines()[-1])
+    tokens = [
+        (t["username"], enroll(base, t["activation"], "", ssl))
+        for t in provisioned["plain"]
+    ]
+
+    def make(i):
+        username, device = tokens[i]
+        body = json.dumps({"username": username, "passcode": device.next_code()})
+        return "POST", "/api/v1/auth/validate", body.encode(), provisioned["key"]
+
+    def accepted(i, status, payload):
+        return status == 200 and json.loads(payload)["result"] == "accept"
+
+    return make, accepted
+
+
 class Connection:
     def __init__(self, port: int, ssl=None):
         self.port = port

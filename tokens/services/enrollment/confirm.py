@@ -153,15 +153,9 @@ def _count_staged_failure(staged: Enrollment) -> ServiceError:
     attempts = staged.attempts + 1
     if attempts >= staged.token.policy.activation_attempts:
         _unstage(staged, attempts=attempts)
-        return ServiceError(
-            "too_many_attempts",
-            "Too many wrong passcodes. Ask for a new activation string.",
-        )
+        return _too_many()
     Enrollment.objects.filter(pk=staged.pk).update(attempts=attempts)
-    return ServiceError(
-        "invalid_otp",
-        "The passcode does not match. Check the device's clock and try again.",
-    )
+    return _wrong_otp()
 
 
 def _unstage(staged: Enrollment, **fields) -> None:
@@ -199,11 +193,19 @@ def _count_confirm_failure(token: Token) -> ServiceError:
         Token.objects.filter(pk=token.pk).update(
             seed_encrypted="", device_public_key=None, failure_count=0
         )
-        return ServiceError(
-            "too_many_attempts",
-            "Too many wrong passcodes. Ask for a new activation string.",
-        )
+        return _too_many()
     Token.objects.filter(pk=token.pk).update(failure_count=failures)
+    return _wrong_otp()
+
+
+def _too_many() -> ServiceError:
+    return ServiceError(
+        "too_many_attempts",
+        "Too many wrong passcodes. Ask for a new activation string.",
+    )
+
+
+def _wrong_otp() -> ServiceError:
     return ServiceError(
         "invalid_otp",
         "The passcode does not match. Check the device's clock and try again.",

@@ -107,24 +107,12 @@ def challenge_expire(challenge: PushChallenge) -> bool:
     ).update(state=S.EXPIRED)
     if done:
         challenge.state = S.EXPIRED
-        announce_push_state(challenge.pk, S.EXPIRED)
-        audit_record(
-            action="push.expire",
-            outcome="info",
-            username=challenge.username,
-            source=challenge.source,
-            challenge=str(challenge.pk),
-        )
+        _announce_expired(challenge)
     return bool(done)
 
 
-def _withdraw(challenge: PushChallenge, reason: str) -> bool:
-    """End a pending request now: expired, its waiters and phones told
-    (the phone closes it), audited. False when an answer came first."""
-    if not PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
-        state=S.EXPIRED
-    ):
-        return False
+def _announce_expired(challenge: PushChallenge, **detail) -> None:
+    """Its waiters and phones told (the phone closes it), and audited."""
     announce_push_state(challenge.pk, S.EXPIRED)
     audit_record(
         action="push.expire",
@@ -132,8 +120,18 @@ def _withdraw(challenge: PushChallenge, reason: str) -> bool:
         username=challenge.username,
         source=challenge.source,
         challenge=str(challenge.pk),
-        reason=reason,
+        **detail,
     )
+
+
+def _withdraw(challenge: PushChallenge, reason: str) -> bool:
+    """End a pending request now (expired, told, audited). False when an
+    answer came first."""
+    if not PushChallenge.objects.filter(pk=challenge.pk, state=S.PENDING).update(
+        state=S.EXPIRED
+    ):
+        return False
+    _announce_expired(challenge, reason=reason)
     return True
 
 
