@@ -71,6 +71,10 @@ def database_from_url(url: str, sqlite_path: Path) -> dict:
         return _sqlite(config)
     if config["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be postgres:// or sqlite://")
+    # Parameters bound by the server, so psycopg prepares the statements a
+    # connection runs again and again (a validation's few): PostgreSQL then
+    # parses and plans each once per connection, not once per request.
+    config["OPTIONS"] = {"server_side_binding": True, **config.get("OPTIONS", {})}
     return config
 
 

@@ -31,13 +31,16 @@ export async function applyInfo(info) {
   const record = await store.getToken(info?.serial);
   if (!record?.infoKey || !(info.time >= (record.infoTime || 0))) return null; // same second: in order
   if (!(await keys.verifyInfo(record.infoKey, info))) return null;
-  if (!(await store.getToken(info.serial))) return null; // deleted meanwhile
-  if (info.name !== record.name) record.label = "";
-  Object.assign(record, {
+  // Read again: the record may have changed while the signature was checked
+  // (deleted, or renamed on this device), and that change must not be lost.
+  const fresh = await store.getToken(info.serial);
+  if (!fresh) return null;
+  if (info.name !== fresh.name) fresh.label = "";
+  Object.assign(fresh, {
     issuer: info.issuer, account: info.account, name: info.name, state: info.state, infoTime: info.time,
   });
-  await store.putToken(record);
-  return record;
+  await store.putToken(fresh);
+  return fresh;
 }
 
 export class DeviceSocket extends EventTarget {

@@ -14,6 +14,9 @@ def test_the_new_tokens_name_is_editable_right_away(live, page, user, push_polic
     page.goto(issued.activation_link)
     page.click("#permissions-skip")
     activated(page)
+    # The server's word on the token arrives meanwhile; the name typed here
+    # must survive it.
+    expect(page.locator("html")).to_have_attribute("data-push", "online")
     field = page.locator("#token-name")
     expect(field).to_have_value("Tessera · Android phone")  # what it is for, then where
     field.fill("Work phone")

@@ -149,7 +149,8 @@ def test_database_urls_take_the_usual_forms(tmp_path):
         "p@ss",
         "tessera",
     )
-    assert pg["OPTIONS"] == {"sslmode": "require"} and pg["CONN_HEALTH_CHECKS"]
+    assert pg["OPTIONS"] == {"sslmode": "require", "server_side_binding": True}
+    assert pg["CONN_HEALTH_CHECKS"]
 
 
 def test_a_deployment_needs_a_vapid_key_unless_web_push_is_off(tmp_path):
