@@ -53,6 +53,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+def pytest_terminal_summary(terminalreporter):
+    from tests.e2e.journey import COUNTED
+
+    if COUNTED:
+        terminalreporter.section("enrollment journeys, to the first login")
+        for line in COUNTED:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def desktop(browser):
     """A desktop browser beside the phone (the default page)."""

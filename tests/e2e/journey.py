@@ -36,6 +36,11 @@ REPORTER = """
 """
 
 
+# Every journey counted in this run, printed at the end of the run
+# (tests/e2e/conftest.py), so the counts are seen on every change.
+COUNTED: list[str] = []
+
+
 @dataclass
 class Journey:
     name: str

@@ -30,7 +30,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from tests.e2e.camera import phone_with_camera
-from tests.e2e.journey import Journey
+from tests.e2e.journey import COUNTED, Journey
 from tests.e2e.steps import next_step_code
 from tokens.models import Token
 from tokens.services.enrollment import token_assign
@@ -63,6 +63,10 @@ def no_longer_than_the_seed(journey: Journey, *pages) -> None:
     print(journey.report())
     screens, taps, fields = SEED[journey.name]
     print(f"  the seed's guide: {screens} screens, {taps} taps, {fields} fields")
+    COUNTED.append(
+        f"{journey.name}: {len(journey.screens)} screens, {journey.taps} taps, "
+        f"{journey.fields} fields (the seed's guide: {screens}, {taps}, {fields})"
+    )
     assert len(journey.screens) <= screens, journey.report()
     assert journey.taps <= taps, journey.report()
     assert journey.taps + journey.fields <= taps + fields, journey.report()
