@@ -48,13 +48,16 @@ async function register(record, sub) {
 // now be woken; never throws.
 // Why the last ensure() returned false: "denied" (the user or the browser
 // blocked notifications), "refused" (Tessera's server would not take the
-// subscription), or null.
+// subscription), "unsupported" (this browser has no Web Push), or null.
 export let problem = null;
 
 export async function ensure() {
   problem = null;
   try {
-    if (!supported()) return false;
+    if (!supported()) {
+      problem = "unsupported";
+      return false;
+    }
     if (Notification.permission !== "granted") {
       if (Notification.permission === "denied") problem = "denied";
       return false;

@@ -48,3 +48,18 @@ def test_blocked_notifications_point_to_the_browser_settings(
     expect(note).to_have_attribute("data-problem", "denied")
     expect(note).to_contain_text("browser's settings")
     expect(page.locator("#notifications-on")).to_have_count(0)
+
+
+def test_a_browser_without_web_push_is_not_promised_a_button(
+    live, page, user, push_policy
+):
+    """No PushManager here: the note says so, and offers no "later" that the
+    token list would not keep."""
+    page.context.add_init_script("delete window.PushManager;")
+    issued = token_assign(user=user, policy=push_policy, actor="test")
+    page.goto(issued.activation_link)
+    activated(page)
+    note = page.locator("#push-note")
+    expect(note).to_have_attribute("data-problem", "unsupported")
+    expect(note).not_to_contain_text("later")
+    expect(page.locator("#notifications-on")).to_have_count(0)

@@ -194,6 +194,7 @@ function notificationsNote(problem) {
   const text = {
     denied: "Notifications are blocked for this site, so login requests show only while Tessera is open. To get them when it is closed, allow notifications for this site in the browser's settings.",
     refused: "Tessera's server did not accept this phone's notification address, so login requests show only while Tessera is open. Tell your administrator.",
+    unsupported: "This browser cannot wake Tessera when it is closed, so login requests show only while it is open.",
   }[problem] || "Login requests show only while Tessera is open. You can turn notifications on later from the token list.";
   return h("p", { class: "message info", id: "push-note", "data-problem": problem || "later" }, text);
 }
