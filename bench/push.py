@@ -52,8 +52,11 @@ devices = json.load(open({path!r}))
 policy = Policy.objects.create(name="bench-push", pin_mode="none",
                                push_deny_cooldown_seconds=0)
 User = get_user_model()
+# In batches: PostgreSQL binding the parameters takes at most 65,535 of them
+# in one statement.
 users = User.objects.bulk_create(
-    [User(username=f"push{{i}}", password="!") for i in range(len(devices))]
+    [User(username=f"push{{i}}", password="!") for i in range(len(devices))],
+    batch_size=2000,
 )
 now = timezone.now()
 Token.objects.bulk_create([
@@ -61,7 +64,7 @@ Token.objects.bulk_create([
           state="active", confirmed=True, activated_at=now,
           device_public_key=bytes.fromhex(d["key"]))
     for user, d in zip(users, devices)
-])
+], batch_size=2000)
 _, key = api_client_create(name="bench", actor="bench")
 print(json.dumps({{"key": key}}))
 """

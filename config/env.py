@@ -74,7 +74,11 @@ def database_from_url(url: str, sqlite_path: Path) -> dict:
     # Parameters bound by the server, so psycopg prepares the statements a
     # connection runs again and again (a validation's few): PostgreSQL then
     # parses and plans each once per connection, not once per request.
-    config["OPTIONS"] = {"server_side_binding": True, **config.get("OPTIONS", {})}
+    # TESSERA_PG_PREPARE=off behind a pooler that cannot keep prepared
+    # statements (PgBouncer in transaction mode before 1.21). With it on, one
+    # statement takes at most 65,535 parameters: bulk writes need batch_size.
+    if envbool("TESSERA_PG_PREPARE", True):
+        config["OPTIONS"] = {"server_side_binding": True, **config.get("OPTIONS", {})}
     return config
 
 

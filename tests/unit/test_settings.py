@@ -131,7 +131,7 @@ def test_the_embedded_server_shows_no_debug_page_to_the_network(tmp_path):
         stop(server)
 
 
-def test_database_urls_take_the_usual_forms(tmp_path):
+def test_database_urls_take_the_usual_forms(tmp_path, monkeypatch):
     from config.env import database_from_url
 
     embedded = database_from_url("", tmp_path / "t.sqlite3")
@@ -151,6 +151,9 @@ def test_database_urls_take_the_usual_forms(tmp_path):
     )
     assert pg["OPTIONS"] == {"sslmode": "require", "server_side_binding": True}
     assert pg["CONN_HEALTH_CHECKS"]
+    monkeypatch.setenv("TESSERA_PG_PREPARE", "off")  # behind an old PgBouncer
+    pooled = database_from_url("postgres://u:p@db.example/tessera", tmp_path / "x")
+    assert "server_side_binding" not in pooled.get("OPTIONS", {})
 
 
 def test_a_deployment_needs_a_vapid_key_unless_web_push_is_off(tmp_path):
