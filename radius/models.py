@@ -91,7 +91,3 @@ class RadiusClient(models.Model):
     def secret_label(self) -> str:
         """The sealing context of its secret (sealed like the seeds)."""
         return f"radius/{self.uid}"
-
-    def covers(self, address: str) -> bool:
-        ip = source_ip(address)
-        return ip is not None and any(ip in net for net in networks_of(self.networks))

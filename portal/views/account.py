@@ -54,11 +54,7 @@ def enroll_link(request, code):
     return render(
         request,
         "portal/enroll_link.html",
-        {
-            **context,
-            "next_url": _after_activation(request, enrollment.token.user),
-            "platform_choice": True,
-        },
+        {**context, "next_url": _after_activation(request, enrollment.token.user)},
     )
 
 

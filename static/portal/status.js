@@ -28,10 +28,8 @@ function activated() {
   status.textContent = status.dataset.activeText || "Your token is active.";
   status.className = "status active message info";
   section.classList.add("is-active");
-  // The QR code, the activation string and the button are spent: the
-  // success state and the next step replace them.
-  section.querySelector(".setup-pending")?.setAttribute("hidden", "");
-  document.querySelectorAll(".until-active").forEach((note) => note.setAttribute("hidden", ""));
+  // The success state and the next step replace them.
+  spent();
   // A "not active yet" from an early click is no longer true.
   document.querySelectorAll("main > .message.error").forEach((m) => m.remove());
   const next = document.getElementById("continue");
@@ -51,6 +49,12 @@ function activated() {
 function replaced() {
   status.textContent = "This activation was replaced by a newer one and no longer works. Use the newest email from your administrator, or start again.";
   status.className = "status message error";
+  spent();
+}
+
+// The QR code, the activation string, the button and the notes that hold
+// only while the activation waits are spent.
+function spent() {
   section.querySelector(".setup-pending")?.setAttribute("hidden", "");
   document.querySelectorAll(".until-active").forEach((note) => note.setAttribute("hidden", ""));
 }

@@ -56,9 +56,9 @@ def test_link_activation_with_a_token_pin_unlocks_with_the_pin(
     assert "seed" not in stored["keys"] and stored["extractable"] is False
 
 
-def test_wrong_token_pins_are_limited_then_the_token_is_wiped(
-    live, page, user, make_policy, shot
-):
+def open_pin_token(page, user, make_policy) -> None:
+    """A token with the PIN 1357 and 3 attempts, activated and tapped open:
+    the PIN prompt is on screen."""
     policy = make_policy(
         pin_mode="token", pin_max_attempts=3, fingerprint="disabled", push_enabled=False
     )
@@ -67,6 +67,12 @@ def test_wrong_token_pins_are_limited_then_the_token_is_wiped(
     create_pin(page, "1357")
     activated(page)
     page.click(".token-open")
+
+
+def test_wrong_token_pins_are_limited_then_the_token_is_wiped(
+    live, page, user, make_policy, shot
+):
+    open_pin_token(page, user, make_policy)
     wrong = 0
     candidates = (f"{n:04d}" for n in range(10000) if f"{n:04d}" != "1357")
     while wrong < 3:
@@ -92,14 +98,7 @@ def test_wrong_token_pins_are_limited_then_the_token_is_wiped(
 
 
 def test_a_pin_of_the_wrong_length_costs_no_attempt(live, page, user, make_policy):
-    policy = make_policy(
-        pin_mode="token", pin_max_attempts=3, fingerprint="disabled", push_enabled=False
-    )
-    issued = token_assign(user=user, policy=policy, actor="test")
-    page.goto(issued.activation_link)
-    create_pin(page, "1357")
-    activated(page)
-    page.click(".token-open")
+    open_pin_token(page, user, make_policy)
     # More tries than the policy's 3 attempts: had they counted, the token
     # would have been wiped.
     for short in ("1", "12", "123", "12", "1"):

@@ -27,7 +27,8 @@ class SourceFilter(admin.SimpleListFilter):
             .values_list("source", flat=True)
             .distinct()
         )
-        return [(value or self.NONE, value or "(none)") for value in values]
+        named = (value or self.NONE for value in values)
+        return [(name, name) for name in named]
 
     def queryset(self, request, queryset):
         value = self.value()

@@ -11,12 +11,6 @@ export function setHome(fn) {
   home = fn;
 }
 
-// "Activate" opens the camera at once (the seed's "Activate to scan"): the
-// one screen offers "No QR code?" for pasting instead.
-export function showActivate({ error = null } = {}) {
-  return showScanner({ error });
-}
-
 // Whether the activation now under way was pasted: the last screen then
 // offers to clear the clipboard (handed to the setup screens, once).
 let pasted = false;
@@ -73,7 +67,9 @@ async function decoder() {
   };
 }
 
-export async function showScanner({ error = null } = {}) {
+// "Activate" opens the camera at once (the seed's "Activate to scan"): the
+// one screen offers "No QR code?" for pasting instead.
+export async function showActivate({ error = null } = {}) {
   const video = h("video", { id: "camera", playsinline: true, muted: true, "aria-label": "Camera preview" });
   const status = h("p", { class: "hint", role: "status" }, "Point the camera at the QR code.");
   const finder = h("div", { class: "viewfinder" }, video);

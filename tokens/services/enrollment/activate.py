@@ -47,6 +47,13 @@ def _decode_public_key(value, field: str) -> bytes:
     return raw
 
 
+def is_move(token: Token) -> bool:
+    """Whether activating ``token`` now moves it: it works on a device."""
+    return token.state in (Token.State.ACTIVE, Token.State.LOCKED) and bool(
+        token.device_public_key
+    )
+
+
 def device_token_name(token: Token, device_name: str) -> str:
     """A token's name once a device holds it: what it is for (its policy,
     unless the default one, else the deployment), then the device, so a
@@ -172,11 +179,9 @@ def _bind_device(
     )
     seed_sealed = keys.seal_seed(seed, serial=token.serial)
     info_sealed = keys.seal_seed(info_key, serial=info_key_label(token.serial))
-    if token.state in (Token.State.ACTIVE, Token.State.LOCKED) and (
-        token.device_public_key
-    ):
-        # Working on another device (a move): the new one is staged, and the
-        # old one keeps working until the new one confirms (§3).
+    if is_move(token):
+        # The new device is staged; the old one keeps working until the new
+        # one confirms (§3).
         Enrollment.objects.filter(pk=enrollment.pk).update(
             used_at=timezone.now(),
             staged_device_key=device_raw,

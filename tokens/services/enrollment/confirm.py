@@ -13,7 +13,7 @@ from tokens import crypto, oath
 from tokens.events import announce_token_state
 from tokens.models import Enrollment, Policy, Token
 from tokens.services import keys
-from tokens.services.enrollment.activate import audit_device_step
+from tokens.services.enrollment.activate import audit_device_step, is_move
 from tokens.services.errors import ServiceError
 from tokens.services.pins import pin_rule_error
 from tokens.services.tokeninfo import announce_unbound
@@ -127,7 +127,7 @@ def token_confirm(
 def _staged_enrollment(token: Token | None) -> Enrollment | None:
     """The open activation of a new device for a token that still works on
     its old one (a move), if one is waiting for its confirmation."""
-    if token is None or token.state not in (Token.State.ACTIVE, Token.State.LOCKED):
+    if token is None or not is_move(token):
         return None
     staged = (
         Enrollment.objects.filter(token=token, staged_device_key__isnull=False)

@@ -31,8 +31,8 @@ _PUSHABLE = TAKES_PUSH & Q(device_public_key__isnull=False, policy__push_enabled
 
 
 # The storm's hot look-ups (bench/storm.py), compiled once per process
-# (``tokens.prepared``): a push's tokens, and a relying application's own
-# challenge for its long-poll.
+# (``tokens.prepared``): a push's tokens, a relying application's own
+# challenge for its long-poll, and the fatigue check's recent challenges.
 _push_tokens = PreparedSelect(
     lambda username: Token.objects.filter(
         _PUSHABLE, user__username=username, user__is_active=True
@@ -47,8 +47,6 @@ _client_challenge = PreparedSelect(
     "source",
     typed={"pk": PushChallenge._meta.pk},
 )
-
-
 _recent_challenges = PreparedSelect(
     lambda username, key, since: PushChallenge.objects.filter(
         Q(state=S.PENDING)
