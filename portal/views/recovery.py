@@ -161,6 +161,7 @@ def lost_verify(request):
     return render(request, "portal/lost_verify.html", {"form": form})
 
 
+@never_cache  # the codes are shown once: no copy kept by the browser
 @otp_required
 @require_http_methods(["GET", "POST"])
 def backup_codes(request):

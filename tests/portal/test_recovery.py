@@ -41,7 +41,9 @@ def test_backup_codes_are_shown_once_stored_as_digests_and_regenerated(
     offer = client.get("/authenticators/backup-codes/").content.decode()
     assert "Make my backup codes" in offer and "You have 0 unused" in offer
 
-    first = codes_from(client.post("/authenticators/backup-codes/").content.decode())
+    shown = client.post("/authenticators/backup-codes/")
+    assert "no-store" in shown["Cache-Control"]  # shown once, kept nowhere
+    first = codes_from(shown.content.decode())
 
     assert len(first) == 10 and len(set(first)) == 10
     stored = set(StaticToken.objects.values_list("token", flat=True))
