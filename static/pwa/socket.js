@@ -31,16 +31,15 @@ export async function applyInfo(info) {
   const record = await store.getToken(info?.serial);
   if (!record?.infoKey || !(info.time >= (record.infoTime || 0))) return null; // same second: in order
   if (!(await keys.verifyInfo(record.infoKey, info))) return null;
-  // Read again: the record may have changed while the signature was checked
-  // (deleted, or renamed on this device), and that change must not be lost.
-  const fresh = await store.getToken(info.serial);
-  if (!fresh) return null;
-  if (info.name !== fresh.name) fresh.label = "";
-  Object.assign(fresh, {
-    issuer: info.issuer, account: info.account, name: info.name, state: info.state, infoTime: info.time,
+  // Changed in one transaction: a rename on this device or a deletion
+  // while the signature was checked must not be lost.
+  return store.updateToken(info.serial, (fresh) => {
+    if (!(info.time >= (fresh.infoTime || 0))) return null;
+    if (info.name !== fresh.name) fresh.label = "";
+    return Object.assign(fresh, {
+      issuer: info.issuer, account: info.account, name: info.name, state: info.state, infoTime: info.time,
+    });
   });
-  await store.putToken(fresh);
-  return fresh;
 }
 
 export class DeviceSocket extends EventTarget {

@@ -31,6 +31,25 @@ function run(storeName, mode, action) {
 
 export const getToken = (serial) => run("tokens", "readonly", (s) => s.get(serial));
 export const putToken = (record) => run("tokens", "readwrite", (s) => s.put(record));
+// Read, change and write one record in one transaction, so that no other
+// write lands between the read and the write. ``change`` is synchronous: it
+// returns the record to store, or null to leave it as it was.
+export const updateToken = (serial, change) =>
+  db().then(
+    (database) =>
+      new Promise((resolve, reject) => {
+        const tx = database.transaction("tokens", "readwrite");
+        const tokens = tx.objectStore("tokens");
+        let stored = null;
+        const read = tokens.get(serial);
+        read.onsuccess = () => {
+          stored = read.result ? change(read.result) : null;
+          if (stored) tokens.put(stored);
+        };
+        tx.oncomplete = () => resolve(stored);
+        tx.onerror = tx.onabort = () => reject(tx.error);
+      }),
+  );
 export const deleteToken = (serial) => run("tokens", "readwrite", (s) => s.delete(serial));
 export const allTokens = () => run("tokens", "readonly", (s) => s.getAll());
 export const getMeta = (key) => run("meta", "readonly", (s) => s.get(key));

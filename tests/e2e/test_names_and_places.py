@@ -6,7 +6,9 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.e2e.steps import activated
+from tokens.models import Token
 from tokens.services.enrollment import token_assign
+from tokens.services.tokeninfo import token_info
 
 
 def test_the_new_tokens_name_is_editable_right_away(live, page, user, push_policy):
@@ -21,6 +23,39 @@ def test_the_new_tokens_name_is_editable_right_away(live, page, user, push_polic
     expect(field).to_have_value("Tessera · Android phone")  # what it is for, then where
     field.fill("Work phone")
     page.click("#token-name-save")
+    expect(page.locator("li.token .token-name")).to_have_text("Work phone")
+
+
+def test_a_name_saved_while_the_servers_word_arrives_is_kept(
+    live, page, user, push_policy
+):
+    """The name form and token.info messages write the same record at the
+    same moment: neither may overwrite the other's change."""
+    issued = token_assign(user=user, policy=push_policy, actor="test")
+    page.goto(issued.activation_link)
+    page.click("#permissions-skip")
+    activated(page)
+    serial = page.locator("li.token").get_attribute("data-serial")
+    info = token_info(Token.objects.get(serial=serial))
+    stored = page.evaluate(
+        """async ({ info, serial }) => {
+          const socket = await import("/static/pwa/socket.js");
+          const store = await import("/static/pwa/store.js");
+          document.querySelector("#token-name").value = "Work phone";
+          const form = document.querySelector("#token-name").form;
+          const heard = [];
+          for (let i = 0; i < 8; i++) {
+            heard.push(socket.applyInfo({ ...info }));
+            if (i === 3) form.requestSubmit();
+          }
+          await Promise.all(heard);
+          await new Promise((done) => setTimeout(done, 300));
+          return store.getToken(serial);
+        }""",
+        {"info": info, "serial": serial},
+    )
+    assert stored["label"] == "Work phone"
+    assert stored["infoTime"] == info["time"]
     expect(page.locator("li.token .token-name")).to_have_text("Work phone")
 
 

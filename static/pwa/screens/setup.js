@@ -178,11 +178,10 @@ function nameForm(answer, home) {
     button("Save", null, { id: "token-name-save" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const record = await store.getToken(answer.serial);
-    if (!record) return;
     const name = input.value.trim();
-    record.label = name && name !== record.name ? name : "";
-    await store.putToken(record);
+    const record = await store.updateToken(answer.serial, (stored) =>
+      Object.assign(stored, { label: name && name !== stored.name ? name : "" }));
+    if (!record) return;
     home({ focus: answer.serial });
   });
   return form;

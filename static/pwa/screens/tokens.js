@@ -191,10 +191,19 @@ export async function showTokens({ focus = null, notice = null, onlyIf = null, e
   }).catch(() => {});
 }
 
+// An HOTP token's next passcode: the counter moves on in the stored record
+// without overwriting what changed there meanwhile (a token.info).
+async function advance(record) {
+  record.otp.counter += 1;
+  await store.updateToken(record.serial, (stored) => {
+    stored.otp.counter = Math.max(stored.otp.counter, record.otp.counter);
+    return stored;
+  });
+}
+
 function nextButton(record) {
   return button("Next passcode", async () => {
-    record.otp.counter += 1;
-    await store.putToken(record);
+    await advance(record);
     showTokens({ focus: record.serial });
   }, { id: `next-${record.serial}` });
 }
@@ -236,7 +245,7 @@ export async function showToken(serial) {
     h("p", { class: "token-issuer" }, tokenSubtitle(record)),
     view,
     record.otp.type === "hotp"
-      ? button("Next passcode", async () => { record.otp.counter += 1; await store.putToken(record); view.refresh(); }, { id: "next" })
+      ? button("Next passcode", async () => { await advance(record); view.refresh(); }, { id: "next" })
       : null,
     record.policy.pin_mode === "server"
       ? h("p", { class: "hint", id: "server-pin-hint" }, "When you log in, type your PIN followed by this passcode.")
@@ -255,8 +264,8 @@ async function renameToken(record) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = input.value.trim();
-    record.label = name && name !== record.name ? name : "";
-    await store.putToken(record);
+    await store.updateToken(record.serial, (stored) =>
+      Object.assign(stored, { label: name && name !== stored.name ? name : "" }));
     showTokens({ focus: record.serial });
   });
   show({ title: "Rename token", body: form, back: () => showTokens(), id: "rename" });
