@@ -79,6 +79,8 @@ def database_from_url(url: str, sqlite_path: Path) -> dict:
     # statement takes at most 65,535 parameters: bulk writes need batch_size.
     if envbool("TESSERA_PG_PREPARE", True):
         config["OPTIONS"] = {"server_side_binding": True, **config.get("OPTIONS", {})}
+    # Django's backend, with a health check that needs no round trip.
+    config["ENGINE"] = "config.postgresql"
     return config
 
 

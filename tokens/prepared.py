@@ -16,6 +16,9 @@ one-time code must never be served from. So:
   plain single-table statements from the model's metadata, with each value
   prepared by its field (``get_db_prep_save``), so they are right on SQLite
   and PostgreSQL.
+- ``update_then_insert`` writes a row only if a conditional UPDATE changed
+  one (a code spent and its audit row): on PostgreSQL one statement, so one
+  round trip and its own transaction, on SQLite a transaction of two.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
@@ -216,6 +219,60 @@ def update_where(
     changed rows' new values of those fields.
     """
     connection = connections[alias]
+    sql, params = _update_sql(connection, model, set_values, increment, where)
+    if returning:
+        qn, meta = connection.ops.quote_name, model._meta
+        sql += (
+            f" RETURNING {', '.join(qn(meta.get_field(n).column) for n in returning)}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if returning else cursor.rowcount
+
+
+def update_then_insert(
+    model: type[Model],
+    *,
+    set_values: dict[str, Any],
+    where: dict[str, tuple[str, Any]],
+    insert: tuple[type[Model], dict[str, Any]],
+    alias: str = "default",
+) -> bool:
+    """``update_where(model, set_values=..., where=...)`` and, only if it
+    changed a row, one row of ``insert`` (a model, field name -> value), all
+    or nothing. Returns whether the UPDATE changed a row.
+
+    On PostgreSQL this is one statement (the UPDATE in a WITH, the INSERT
+    selecting from it), so outside a transaction it is one round trip that
+    commits both; elsewhere an atomic block of two statements.
+    """
+    connection = connections[alias]
+    update, params = _update_sql(connection, model, set_values, None, where)
+    target, values = insert
+    if connection.vendor != "postgresql":
+        with transaction.atomic(using=alias, savepoint=False):
+            with connection.cursor() as cursor:
+                cursor.execute(update, params)
+                changed = cursor.rowcount > 0
+            if changed:
+                insert_returning_pk(target, values, alias)
+            return changed
+    qn, meta = connection.ops.quote_name, target._meta
+    fields = [meta.get_field(name) for name in values]
+    columns = ", ".join(qn(f.column) for f in fields)
+    # Typed: a SELECT list's parameters get no type from the INSERT's columns.
+    typed = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+    # Only quoted names and column types from the models are formatted in.
+    sql = f"WITH changed AS ({update} RETURNING 1) "
+    sql += f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
+    sql += f"SELECT {typed} WHERE EXISTS (SELECT 1 FROM changed)"  # noqa: S608
+    params += [_prep(target, name, v, connection) for name, v in values.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
+
+
+def _update_sql(connection, model, set_values, increment, where) -> tuple[str, list]:
     qn = connection.ops.quote_name
     meta = model._meta
 
@@ -242,9 +299,4 @@ def update_where(
         params.append(meta.get_field(name).get_db_prep_value(value, connection))
     # Only quoted names from the model are formatted in; values are parameters.
     sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)}"  # noqa: S608
-    sql += f" WHERE {' AND '.join(conditions)}"
-    if returning:
-        sql += f" RETURNING {', '.join(col(n) for n in returning)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if returning else cursor.rowcount
+    return sql + f" WHERE {' AND '.join(conditions)}", params

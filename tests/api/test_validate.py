@@ -129,3 +129,38 @@ def test_the_audit_keeps_the_relying_partys_address_beside_the_reported_one(
     )
     event = AuditEvent.objects.filter(action="otp.validate").latest("id")
     assert (event.ip, event.detail["rp_ip"]) == ("203.0.113.9", "198.51.100.77")
+
+
+def test_an_accepted_code_costs_one_look_up_and_one_write(rp, user, enroll):
+    """The validation's round trips: the token look-up, then the code spent
+    and its audit row written together (on PostgreSQL one statement, which
+    commits both or neither; elsewhere one transaction of two)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    device = enroll(user)
+    code = device.code(now=time.time() + 30)
+    body = {"username": "alice", "passcode": code, "ip": "192.0.2.7"}
+    assert rp.post(URL, {}, format="json").status_code == 400  # key now known
+    with CaptureQueriesContext(connection) as queries:
+        response = rp.post(URL, body, format="json")
+    assert response.json() == {"result": "accept", "serial": device.serial}
+    statements = [q["sql"].split()[0].upper() for q in queries]
+    if connection.vendor == "postgresql":
+        assert statements == ["SELECT", "WITH"]
+        assert 'INSERT INTO "tokens_auditevent"' in queries[1]["sql"]
+    else:
+        assert statements == ["SELECT", "UPDATE", "INSERT"]
+    event = AuditEvent.objects.get(action="otp.validate", outcome="success")
+    assert (event.username, event.serial, event.ip) == (
+        "alice",
+        device.serial,
+        "192.0.2.7",
+    )
+    assert event.detail["client"] == "VPN"
+    # The same code again: nothing spent, so no success row with it.
+    again = rp.post(URL, body, format="json")
+    assert again.json() == {"result": "reject"}
+    assert (
+        AuditEvent.objects.filter(outcome="success", action="otp.validate").count() == 1
+    )

@@ -59,7 +59,9 @@ def test_assign_token_prints_only_json_on_stdout_while_the_email_goes_to_stderr(
 ):
     import json
 
-    env = {"TESSERA_DATA_DIR": str(tmp_path)}
+    # Its own SQLite file, whatever DATABASE_URL the suite runs with: the
+    # user it creates must not outlive the test.
+    env = {"TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": ""}
     assert manage("migrate", "-v0", env=env).returncode == 0
     created = manage(
         "shell",
@@ -143,7 +145,7 @@ def test_database_urls_take_the_usual_forms(tmp_path, monkeypatch):
         "postgres://u:p%40ss@db.example:6543/tessera?sslmode=require", tmp_path
     )
     assert (pg["ENGINE"], pg["HOST"], pg["PORT"], pg["PASSWORD"], pg["NAME"]) == (
-        "django.db.backends.postgresql",
+        "config.postgresql",  # Django's, with a health check without round trip
         "db.example",
         6543,
         "p@ss",

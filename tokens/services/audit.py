@@ -28,7 +28,34 @@ def audit_record(
     came from outside (a 4,000-character serial, say) is cut to the column,
     so a refusal is recorded on every database, never turned into an error.
     """
-    values = {
+    values = audit_values(
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        username=username,
+        serial=serial,
+        source=source,
+        ip=ip,
+        **detail,
+    )
+    pk = insert_returning_pk(AuditEvent, values)
+    return AuditEvent(pk=pk, **values)
+
+
+def audit_values(
+    *,
+    action: str,
+    outcome: str,
+    actor: str = "",
+    username: str = "",
+    serial: str = "",
+    source: str = "",
+    ip: str | None = None,
+    **detail: Any,
+) -> dict[str, Any]:
+    """An audit event's row (field name -> value), for a caller that writes
+    it together with another change (``tokens.prepared.update_then_insert``)."""
+    return {
         "created_at": timezone.now(),
         "action": action[:40],
         "outcome": outcome,
@@ -39,8 +66,6 @@ def audit_record(
         "ip": ip or None,
         "detail": detail,
     }
-    pk = insert_returning_pk(AuditEvent, values)
-    return AuditEvent(pk=pk, **values)
 
 
 def audit_token_act(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,19 +30,24 @@ def auto_unlock(token: Token, username: str) -> None:
         and token.locked_until is not None
         and token.locked_until <= now
     ):
-        unlocked = Token.objects.filter(
-            pk=token.pk, state=Token.State.LOCKED, locked_until__lte=now
-        ).update(
-            state=Token.State.ACTIVE, failure_count=0, locked_until=None, lock_reason=""
-        )
+        with transaction.atomic(savepoint=False):  # unlocked and audited
+            unlocked = Token.objects.filter(
+                pk=token.pk, state=Token.State.LOCKED, locked_until__lte=now
+            ).update(
+                state=Token.State.ACTIVE,
+                failure_count=0,
+                locked_until=None,
+                lock_reason="",
+            )
+            if unlocked:
+                audit_record(
+                    action="token.auto_unlock",
+                    outcome="info",
+                    username=username,
+                    serial=token.serial,
+                )
         if unlocked:
             token.state, token.failure_count, token.locked_until = "active", 0, None
-            audit_record(
-                action="token.auto_unlock",
-                outcome="info",
-                username=username,
-                serial=token.serial,
-            )
 
 
 def count_failures(tokens: list[Token], reason: str = LOCK_PASSCODES) -> list[str]:

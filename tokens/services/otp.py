@@ -4,7 +4,9 @@ Guarantees:
 - a server PIN is checked (keyed digest, constant time) before any OTP is
   looked at, so a wrong PIN never consumes a code;
 - a code is consumed by one conditional UPDATE, so the same code sent on many
-  connections at once is accepted exactly once;
+  connections at once is accepted exactly once; its audit row is written
+  with it, all or nothing (on PostgreSQL in the same statement: the
+  validation's look-up and that statement are its only round trips);
 - only active tokens authenticate; failures are counted and lock the token at
   the policy's threshold: for the policy's delay, doubled with each lockout
   since the last success and capped (so five wrong codes from any API client
@@ -26,10 +28,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from tokens import crypto, oath
-from tokens.models import Policy, Token
-from tokens.prepared import PreparedSelect, update_where
+from tokens.models import AuditEvent, Policy, Token
+from tokens.prepared import PreparedSelect, update_then_insert
 from tokens.services import keys
-from tokens.services.audit import audit_record
+from tokens.services.audit import audit_record, audit_values
 from tokens.services.backup import backup_code_validate, looks_like_backup_code
 from tokens.services.lockout import audit_locks, auto_unlock, count_failures
 from tokens.services.pins import pin_rule_error
@@ -74,12 +76,13 @@ def _check_pin(token: Token, pin: str) -> bool:
     return crypto.constant_time_equal(digest, token.server_pin_digest)
 
 
-def _consume(token: Token, mark: str, value: int, guard: str, when, pin_to_set):
+def _consume(token: Token, mark: str, value: int, guard: str, when, pin_to_set, seen):
     """The one conditional UPDATE that spends a code: ``mark`` (counter or
     last_t) moves to ``value`` only if it still satisfies ``guard`` against
-    it, so of two requests with the same code exactly one changes the row."""
+    it, so of two requests with the same code exactly one changes the row;
+    the success's audit row (``seen``: who, from where) is written with it."""
     fields = {mark: value, **_success_fields(when, pin_to_set, token)}
-    return update_where(
+    return update_then_insert(
         Token,
         set_values=fields,
         where={
@@ -87,6 +90,12 @@ def _consume(token: Token, mark: str, value: int, guard: str, when, pin_to_set):
             "state": ("=", Token.State.ACTIVE),
             mark: (guard, value if guard == "<" else value - 1),
         },
+        insert=(
+            AuditEvent,
+            audit_values(
+                action="otp.validate", outcome="success", serial=token.serial, **seen
+            ),
+        ),
     )
 
 
@@ -101,9 +110,9 @@ def _success_fields(now, pin_to_set: str | None, token: Token) -> dict:
     return fields
 
 
-def _match(token: Token, passcode: str, now: float, username: str) -> Match:
+def _match(token: Token, passcode: str, now: float, seen: dict) -> Match:
     """Check ``passcode`` against one token and consume it if right."""
-    auto_unlock(token, username)
+    auto_unlock(token, seen["username"])
     if token.state != Token.State.ACTIVE or not token.seed_encrypted:
         return Match.UNUSABLE
     policy = token.policy
@@ -119,7 +128,9 @@ def _match(token: Token, passcode: str, now: float, username: str) -> Match:
         for c in range(token.counter, token.counter + HOTP_LOOKAHEAD):
             code = oath.hotp(seed, c, digits=policy.digits, algorithm=policy.algorithm)
             if crypto.constant_time_equal(code, otp):
-                consumed = _consume(token, "counter", c + 1, "<=", when, pin_to_set)
+                consumed = _consume(
+                    token, "counter", c + 1, "<=", when, pin_to_set, seen
+                )
                 return Match.ACCEPT if consumed else Match.REPLAY
         return Match.WRONG
     step = oath.time_step(now, policy.period) + token.drift
@@ -128,7 +139,7 @@ def _match(token: Token, passcode: str, now: float, username: str) -> Match:
         if crypto.constant_time_equal(code, otp):
             if t <= token.last_t:
                 return Match.REPLAY
-            consumed = _consume(token, "last_t", t, "<", when, pin_to_set)
+            consumed = _consume(token, "last_t", t, "<", when, pin_to_set, seen)
             return Match.ACCEPT if consumed else Match.REPLAY
     return Match.WRONG
 
@@ -185,41 +196,30 @@ def verify_tokens(
     ``ip`` is the end user's address (as a relying party reports it);
     ``rp_ip`` the address the request itself came from, audited beside it.
     """
-    seen_from = {"rp_ip": rp_ip} if rp_ip else {}
+    seen = {"username": username, "source": source, "ip": ip, "client": client}
+    if rp_ip:
+        seen["rp_ip"] = rp_ip
     now = time.time() if now is None else now
-    results = [(token, _match(token, passcode, now, username)) for token in tokens]
+    results = [(token, _match(token, passcode, now, seen)) for token in tokens]
     if not tokens:
         _dummy_match(passcode, now)
     accepted = next((t for t, m in results if m is Match.ACCEPT), None)
-    if accepted is not None:
-        audit_record(
-            action="otp.validate",
-            outcome="success",
-            username=username,
-            serial=accepted.serial,
-            source=source,
-            ip=ip,
-            client=client,
-            **seen_from,
-        )
+    if accepted is not None:  # spent and audited by _consume
         return Outcome(True, accepted)
     counted = [t for t, m in results if m in (Match.WRONG, Match.REPLAY)]
-    locked = count_failures(counted)
     reasons = {t.serial: m.value for t, m in results}
-    audit_record(
-        action="otp.validate",
-        outcome="failure",
-        username=username,
-        serial=counted[0].serial if len(counted) == 1 else "",
-        source=source,
-        ip=ip,
-        client=client,
-        **seen_from,
-        reasons=reasons,
-        **({"locked": locked} if locked else {}),
-        **({} if tokens else {"reason": "no usable token or unknown user"}),
-    )
-    audit_locks(locked, username, source)
+    with transaction.atomic(savepoint=False):  # counted, locked and audited
+        locked = count_failures(counted)
+        audit_record(
+            action="otp.validate",
+            outcome="failure",
+            serial=counted[0].serial if len(counted) == 1 else "",
+            **seen,
+            reasons=reasons,
+            **({"locked": locked} if locked else {}),
+            **({} if tokens else {"reason": "no usable token or unknown user"}),
+        )
+        audit_locks(locked, username, source)
     return Outcome(False)
 
 
@@ -258,17 +258,19 @@ def validate_passcode(
                 username=username, code=passcode, ip=ip, client=client, rp_ip=rp_ip
             )
         return Outcome(accepted)
-    with transaction.atomic():
-        return verify_tokens(
-            tokens=_tokens_of(username=username),
-            username=username,
-            passcode=passcode,
-            source=source,
-            ip=ip,
-            client=client,
-            rp_ip=rp_ip,
-            now=now,
-        )
+    # No transaction around the look-up: what it read is checked again by
+    # the writes (the code's UPDATE is conditional; failures are counted by
+    # increment), and each write is atomic with its audit row.
+    return verify_tokens(
+        tokens=_tokens_of(username=username),
+        username=username,
+        passcode=passcode,
+        source=source,
+        ip=ip,
+        client=client,
+        rp_ip=rp_ip,
+        now=now,
+    )
 
 
 def token_verify_passcode(*, token: Token, passcode: str, source: str) -> bool:
