@@ -71,14 +71,16 @@ def database_from_url(url: str, sqlite_path: Path) -> dict:
         return _sqlite(config)
     if config["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be postgres:// or sqlite://")
-    # Parameters bound by the server, so psycopg prepares the statements a
-    # connection runs again and again (a validation's few): PostgreSQL then
-    # parses and plans each once per connection, not once per request.
+    # Parameters bound by the server, and a statement a connection has run
+    # five times prepared (psycopg's prepare_threshold, which Django turns
+    # off unless asked): PostgreSQL then parses and plans a validation's few
+    # statements once per connection, not once per request.
     # TESSERA_PG_PREPARE=off behind a pooler that cannot keep prepared
     # statements (PgBouncer in transaction mode before 1.21). With it on, one
     # statement takes at most 65,535 parameters: bulk writes need batch_size.
     if envbool("TESSERA_PG_PREPARE", True):
-        config["OPTIONS"] = {"server_side_binding": True, **config.get("OPTIONS", {})}
+        prepared = {"server_side_binding": True, "prepare_threshold": 5}
+        config["OPTIONS"] = {**prepared, **config.get("OPTIONS", {})}
     # Django's backend, with a health check that needs no round trip.
     config["ENGINE"] = "config.postgresql"
     return config

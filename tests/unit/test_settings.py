@@ -151,11 +151,16 @@ def test_database_urls_take_the_usual_forms(tmp_path, monkeypatch):
         "p@ss",
         "tessera",
     )
-    assert pg["OPTIONS"] == {"sslmode": "require", "server_side_binding": True}
+    assert pg["OPTIONS"] == {
+        "sslmode": "require",
+        "server_side_binding": True,
+        "prepare_threshold": 5,  # Django's default is never
+    }
     assert pg["CONN_HEALTH_CHECKS"]
     monkeypatch.setenv("TESSERA_PG_PREPARE", "off")  # behind an old PgBouncer
     pooled = database_from_url("postgres://u:p@db.example/tessera", tmp_path / "x")
     assert "server_side_binding" not in pooled.get("OPTIONS", {})
+    assert "prepare_threshold" not in pooled.get("OPTIONS", {})
 
 
 def test_a_deployment_needs_a_vapid_key_unless_web_push_is_off(tmp_path):
