@@ -62,8 +62,11 @@ class Phone:
         self.device, self.numbers, self.legs = device, numbers, legs
 
     async def connect(self, url: str, origin: str, ssl) -> None:
+        # A browser's WebSocket never pings (the websockets library would,
+        # every 20 s: 500 extra exchanges a second for 10,000 phones); it
+        # answers the server's pings, and so does the library.
         self.socket = await websockets.connect(
-            url, origin=origin, ssl=ssl, max_queue=None
+            url, origin=origin, ssl=ssl, max_queue=None, ping_interval=None
         )
         hello = json.loads(await self.socket.recv())
         await self.socket.send(json.dumps(self.device.auth_frame(hello["nonce"])))
@@ -158,6 +161,19 @@ async def storm(site, key, devices, args, daphne_pids) -> list[dict]:
     print(
         f"  {len(phones)} phones connected and authenticated in "
         f"{time.perf_counter() - began:.1f} s",
+        flush=True,
+    )
+    # What the connected phones cost with no login at all (the server's
+    # pings, the sockets' own upkeep): a share of a core.
+    busy, own = busy_seconds(), own_seconds()
+    daphne = sum(sum(cpu_times(pid)) for pid in daphne_pids)
+    await asyncio.sleep(args.step_seconds)
+    idle = (busy_seconds() - busy) - (own_seconds() - own)
+    daphne = sum(sum(cpu_times(pid)) for pid in daphne_pids) - daphne
+    print(
+        f"  idle, {len(phones)} phones connected: server "
+        f"{idle * 100 / args.step_seconds:.0f} % of a core "
+        f"(daphne {daphne * 100 / args.step_seconds:.0f} %)",
         flush=True,
     )
     pool = Pool(site["port"], site["ssl"])

@@ -184,7 +184,7 @@ REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "config.layers.RedisLayer",
             "CONFIG": {
                 "hosts": [
                     {
