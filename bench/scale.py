@@ -7,7 +7,10 @@ nginx, daphne, PostgreSQL, Redis; measured as the machine's busy time less
 the load generator's), and the targets: 2 processes >= 1.6x 1; the production
 shape >= 1.3x the SQLite process's rate at <= 1.3x its CPU per validation.
 
-    .venv/bin/python bench/scale.py --concurrency 16 --seconds 8
+The three shapes run side by side and are measured in turn, round after
+round; the figures are each one's median.
+
+    .venv/bin/python bench/scale.py --concurrency 16 --seconds 8 --rounds 3
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +34,8 @@ from tests.production import Postgres, Production  # noqa: E402
 from tests.servers import free_port, start_redis, stop  # noqa: E402
 
 
-def scenarios(port, ssl, validate, accepted, args) -> dict:
+def scenarios(shape, args) -> dict:
+    port, ssl, validate, accepted = shape
     results = {}
     for name, make, check in (
         ("healthz", lambda i: ("GET", "/healthz", b"", ""), lambda *a: a[1] == 200),
@@ -45,16 +51,18 @@ def scenarios(port, ssl, validate, accepted, args) -> dict:
     return results
 
 
-def embedded(args) -> dict:
-    """The same scenarios on bin/run: one process, SQLite."""
+@contextmanager
+def embedded(args):
+    """bin/run: one process, SQLite."""
     with running_server() as (base, env):
         make, accepted = validation_requests(
             base, lambda *a: manage(env, *a), args.concurrency
         )
-        return scenarios(int(base.rsplit(":", 1)[1]), None, make, accepted, args)
+        yield int(base.rsplit(":", 1)[1]), None, make, accepted
 
 
-def measure(processes: int, args) -> dict:
+@contextmanager
+def production(processes: int, args):
     workdir = Path(tempfile.mkdtemp(prefix="tessera-scale-"))
     postgres = Postgres(durable=True)  # production commits
     redis_port = free_port()
@@ -68,7 +76,7 @@ def measure(processes: int, args) -> dict:
         validate, accepted = validation_requests(
             site.base, site.manage, args.concurrency, site.ssl
         )
-        return scenarios(site.port, site.ssl, validate, accepted, args)
+        yield site.port, site.ssl, validate, accepted
     finally:
         if site is not None:
             site.stop()
@@ -76,15 +84,27 @@ def measure(processes: int, args) -> dict:
         postgres.remove()
 
 
+def median_of(rounds: list[dict]) -> dict:
+    """Each scenario's figures: the median over the rounds."""
+    return {
+        name: {
+            key: statistics.median(r[name][key] for r in rounds)
+            for key in rounds[0][name]
+        }
+        for name in rounds[0]
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(
         f"Tessera behind nginx (TLS) on PostgreSQL + Redis, {args.concurrency} "
         f"clients, {args.seconds:g} s per scenario, {os.cpu_count()} cores, load "
-        "generator on the same machine"
+        f"generator on the same machine; median of {args.rounds} interleaved rounds"
     )
 
     def show(label, results):
@@ -92,28 +112,43 @@ def main():
             print(
                 f"  {label:26s} {name:9s} {r['rps']:7.1f} req/s  "
                 f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
-                f"server CPU {r['cpu_ms']:5.2f} ms/req  errors={r['errors']}",
+                f"server CPU {r['cpu_ms']:5.2f} ms/req  errors={r['errors']:g}",
                 flush=True,
             )
 
-    sqlite = embedded(args)["validate"]
-    show("bin/run, SQLite", {"validate": sqlite})
-    figures = {}
-    for processes in (1, 2):
-        figures[processes] = measure(processes, args)
-        show(f"production, {processes} process(es)", figures[processes])
-    production = figures[2]["validate"]
+    labels = {
+        0: "bin/run, SQLite",
+        1: "production, 1 process",
+        2: "production, 2 processes",
+    }
+    with ExitStack() as stack:
+        # All three running at once, measured in turn: the machine's drift
+        # (±15 % between runs here) falls on each shape alike.
+        shapes = {0: stack.enter_context(embedded(args))}
+        for processes in (1, 2):
+            shapes[processes] = stack.enter_context(production(processes, args))
+        rounds = {n: [] for n in shapes}
+        for round_ in range(args.rounds):
+            for n, shape in shapes.items():
+                rounds[n].append(scenarios(shape, args))
+                show(f"round {round_ + 1}: {labels[n]}", rounds[n][-1])
+    figures = {n: median_of(r) for n, r in rounds.items()}
+    print("medians:")
+    for n, results in figures.items():
+        show(labels[n], results)
+    sqlite = figures[0]["validate"]
+    production_ = figures[2]["validate"]
     verdict = {True: "MET", False: "NOT MET"}
-    ratio = production["rps"] / figures[1]["validate"]["rps"]
+    ratio = production_["rps"] / figures[1]["validate"]["rps"]
     print(
         f"2 processes / 1 process = {ratio:.2f}x (target >= 1.6x): {verdict[ratio >= 1.6]}"
     )
-    rate = production["rps"] / sqlite["rps"]
+    rate = production_["rps"] / sqlite["rps"]
     print(
         f"production shape / one SQLite process: {rate:.2f}x the validations/s "
         f"(target >= 1.3x): {verdict[rate >= 1.3]}"
     )
-    cpu = production["cpu_ms"] / sqlite["cpu_ms"]
+    cpu = production_["cpu_ms"] / sqlite["cpu_ms"]
     print(
         f"production shape / one SQLite process: {cpu:.2f}x the server CPU a "
         f"validation (target <= 1.3x): {verdict[cpu <= 1.3]}"
