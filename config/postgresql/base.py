@@ -8,8 +8,9 @@ when PostgreSQL restarts or ends the session, its backend sends a FATAL
 message and closes the socket, which makes the socket readable. So a
 connection is usable when psycopg still holds it open and unbroken, it is
 idle outside a transaction, and its socket has nothing waiting. Anything
-unasked-for waiting (or any doubt) closes it and Django opens a new one, as
-after a failed ``SELECT 1``.
+unasked-for waiting sends Django's own ``SELECT 1`` after all (over TLS
+the socket may hold a record of the protocol's own), and a connection that
+fails it is closed and replaced, as before.
 """
 
 from __future__ import annotations
@@ -31,4 +32,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             waiting, _, _ = select.select([connection.fileno()], [], [], 0)
         except (OSError, ValueError):
             return False
-        return not waiting
+        # Something unasked-for is waiting: most likely the server's goodbye,
+        # but over TLS it may be a record of the protocol's own. Ask, as
+        # Django would have.
+        return not waiting or super().is_usable()
