@@ -10,34 +10,14 @@ from tokens.models import AuditEvent
 from tokens.prepared import insert_returning_pk
 
 
-def audit_record(
-    *,
-    action: str,
-    outcome: str,
-    actor: str = "",
-    username: str = "",
-    serial: str = "",
-    source: str = "",
-    ip: str | None = None,
-    **detail: Any,
-) -> AuditEvent:
-    """Append an audit event. Never pass a secret in ``detail``.
+def audit_record(**event: Any) -> AuditEvent:
+    """Append an audit event (``audit_values``' fields). Never pass a secret
+    in its detail.
 
     Audit rows are written on every validation, so the INSERT is written once
-    from the model (``tokens.prepared``), not compiled per call. Text that
-    came from outside (a 4,000-character serial, say) is cut to the column,
-    so a refusal is recorded on every database, never turned into an error.
+    from the model (``tokens.prepared``), not compiled per call.
     """
-    values = audit_values(
-        action=action,
-        outcome=outcome,
-        actor=actor,
-        username=username,
-        serial=serial,
-        source=source,
-        ip=ip,
-        **detail,
-    )
+    values = audit_values(**event)
     pk = insert_returning_pk(AuditEvent, values)
     return AuditEvent(pk=pk, **values)
 
@@ -53,8 +33,11 @@ def audit_values(
     ip: str | None = None,
     **detail: Any,
 ) -> dict[str, Any]:
-    """An audit event's row (field name -> value), for a caller that writes
-    it together with another change (``tokens.prepared.update_then_insert``)."""
+    """An audit event's row (field name -> value): ``detail`` is every other
+    keyword. For ``audit_record`` and for a caller that writes the row with
+    another change (``tokens.prepared.update_then_insert``). Text that came
+    from outside (a 4,000-character serial, say) is cut to the column, so a
+    refusal is recorded on every database, never turned into an error."""
     return {
         "created_at": timezone.now(),
         "action": action[:40],
