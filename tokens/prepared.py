@@ -181,9 +181,30 @@ def insert_objects(objs: list[Model], alias: str = "default") -> None:
     concrete field as the instance holds it (no ``save()`` signals, no
     ``pre_save``), an automatic primary key left to the database. The
     caller sets every value, as ``bulk_create`` would need too."""
-    if not objs:
-        return
+    insert_together([objs], alias)
+
+
+def insert_together(groups: list[list[Model]], alias: str = "default") -> None:
+    """``insert_objects`` for several lists of instances (each of one model;
+    empty ones skipped), in the order given: on PostgreSQL one statement
+    (each earlier INSERT in a WITH; foreign keys are checked at the
+    statement's end, so a row may refer to one inserted before it), so one
+    round trip; elsewhere one statement a list. Run it in a transaction when
+    they must stand or fall together on every database."""
     connection = connections[alias]
+    statements = [_insert_objects_sql(objs, connection) for objs in groups if objs]
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        *first, (last, params) = statements
+        ctes = ", ".join(f"i{n} AS ({sql})" for n, (sql, _) in enumerate(first))
+        statements = [
+            (f"WITH {ctes} {last}", [p for _, ps in first for p in ps] + params)
+        ]
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+
+
+def _insert_objects_sql(objs: list[Model], connection) -> tuple[str, list]:
     meta = type(objs[0])._meta
     if any(type(obj)._meta is not meta for obj in objs):
         raise TypeError("instances of one model only")
@@ -198,8 +219,7 @@ def insert_objects(objs: list[Model], alias: str = "default") -> None:
         for obj in objs
         for f in fields
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 def update_where(

@@ -99,3 +99,61 @@ def test_insert_objects_writes_what_bulk_create_would(user, enroll):
     insert_objects([])  # nothing to do
     with pytest.raises(TypeError):
         insert_objects([challenge, Token()])
+
+
+def test_insert_together_writes_rows_that_refer_to_each_other_at_once(user, enroll):
+    """A push's challenge, its links and its audit row: one statement on
+    PostgreSQL (the links refer to the challenge inserted beside them), one
+    a list elsewhere; and a refused row refuses them all."""
+    from datetime import timedelta
+
+    from django.db import IntegrityError, connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tokens.models import AuditEvent
+    from tokens.prepared import insert_together
+    from tokens.services.audit import audit_values
+
+    phone = enroll(user)
+    token = Token.objects.get(serial=phone.serial)
+    now = timezone.now()
+
+    def challenge():
+        return PushChallenge(
+            user=user,
+            username="alice",
+            application="VPN",
+            application_key="vpn",
+            created_at=now,
+            expires_at=now + timedelta(minutes=2),
+        )
+
+    first = challenge()
+    audit = AuditEvent(**audit_values(action="push.create", outcome="info"))
+    with CaptureQueriesContext(connection) as queries:
+        insert_together(
+            [
+                [first],
+                [ChallengeLink(pushchallenge_id=first.pk, token_id=token.pk)],
+                [],
+                [audit],
+            ]
+        )
+    expected = 1 if connection.vendor == "postgresql" else 3
+    assert len(queries) == expected
+    assert list(first.tokens.all()) == [token]
+    assert AuditEvent.objects.filter(action="push.create").count() == 1
+    # A second pending request for the same application is refused by the
+    # constraint: its link and audit row are not written either.
+    second = challenge()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_together(
+            [
+                [second],
+                [ChallengeLink(pushchallenge_id=second.pk, token_id=token.pk)],
+                [AuditEvent(**audit_values(action="push.create", outcome="info"))],
+            ]
+        )
+    assert not ChallengeLink.objects.filter(pushchallenge_id=second.pk).exists()
+    assert AuditEvent.objects.filter(action="push.create").count() == 1

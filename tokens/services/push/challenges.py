@@ -12,10 +12,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tokens.events import announce_challenge, announce_push_state
-from tokens.models import TAKES_PUSH, PushChallenge, Token
-from tokens.prepared import PreparedSelect, insert_objects
+from tokens.models import TAKES_PUSH, AuditEvent, PushChallenge, Token
+from tokens.prepared import PreparedSelect, insert_together
 from tokens.selectors import policy_default
-from tokens.services.audit import audit_record
+from tokens.services.audit import audit_record, audit_values
 from tokens.services.errors import ServiceError
 from tokens.services.webpush import webpush_notify
 from tokens.wire import fatigue_key
@@ -243,29 +243,8 @@ def _create(username, application, source, ip, browser, client, tokens):
             created_at=created,
             expires_at=created + lifetime,
         )
-        try:
-            # Two INSERTs written once from the model (tokens.prepared), not
-            # compiled by the ORM: delivery latency runs from created_at.
-            insert_objects([challenge])
-        except IntegrityError as exc:  # a concurrent create won the race
-            # The whole transaction is rolled back on the way out.
-            raise _pending_error() from exc
-        insert_objects(
-            [
-                ChallengeLink(pushchallenge_id=challenge.pk, token_id=t.pk)
-                for t in tokens
-            ]
-        )
         serials = [t.serial for t in tokens]
-        payloads = {s: challenge_payload(challenge, s) for s in serials}
-        announce_challenge(serials, payloads)
-        webpush_notify(
-            tokens=tokens,
-            payloads=payloads,
-            expires_at=challenge.expires_at,
-            username=username,
-        )
-        audit_record(
+        audit = audit_values(
             action="push.create",
             outcome="info",
             username=username,
@@ -275,6 +254,26 @@ def _create(username, application, source, ip, browser, client, tokens):
             challenge=str(challenge.pk),
             application=application,
             devices=len(serials),
+        )
+        links = [
+            ChallengeLink(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens
+        ]
+        try:
+            # The challenge, its links and its audit row written once from
+            # the models (tokens.prepared), not compiled by the ORM, and on
+            # PostgreSQL in one statement: delivery latency runs from
+            # created_at.
+            insert_together([[challenge], links, [AuditEvent(**audit)]])
+        except IntegrityError as exc:  # a concurrent create won the race
+            # The whole transaction is rolled back on the way out.
+            raise _pending_error() from exc
+        payloads = {s: challenge_payload(challenge, s) for s in serials}
+        announce_challenge(serials, payloads)
+        webpush_notify(
+            tokens=tokens,
+            payloads=payloads,
+            expires_at=challenge.expires_at,
+            username=username,
         )
     return challenge
 
