@@ -11,6 +11,7 @@ import pytest
 
 from config.layers import RedisLayer
 from tests.servers import free_port, start_redis, stop
+from tests.ws.test_token_status import run_async
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_each_consumer_gets_its_own_messages_in_order(redis_url):
         assert not layer.receive_buffer  # nothing left behind
         await layer.flush()
 
-    asyncio.run(run())
+    run_async(run)
 
 
 def test_a_queue_nobody_reads_is_forgotten(redis_url):
@@ -69,7 +70,7 @@ def test_a_queue_nobody_reads_is_forgotten(redis_url):
         listening.cancel()
         await layer.flush()
 
-    asyncio.run(run())
+    run_async(run)
 
 
 def test_every_waiting_consumer_fails_when_redis_goes(redis_url):
@@ -86,4 +87,4 @@ def test_every_waiting_consumer_fails_when_redis_goes(redis_url):
         )
         assert all(isinstance(outcome, Exception) for outcome in done), done
 
-    asyncio.run(run())
+    run_async(run)
