@@ -2,6 +2,10 @@
 // server's name for it; under it the deployment (issuer) and the account.
 export const tokenTitle = (record) => record.label || record.name || record.account || record.serial;
 
+// The name typed on this device for a token: kept only where it differs
+// from the server's name for it.
+export const labelFor = (typed, record) => (typed && typed !== record.name ? typed : "");
+
 export const tokenSubtitle = (record) =>
   [record.issuer, record.account].filter(Boolean).join(" · ");
 

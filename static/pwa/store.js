@@ -35,21 +35,15 @@ export const putToken = (record) => run("tokens", "readwrite", (s) => s.put(reco
 // write lands between the read and the write. ``change`` is synchronous: it
 // returns the record to store, or null to leave it as it was.
 export const updateToken = (serial, change) =>
-  db().then(
-    (database) =>
-      new Promise((resolve, reject) => {
-        const tx = database.transaction("tokens", "readwrite");
-        const tokens = tx.objectStore("tokens");
-        let stored = null;
-        const read = tokens.get(serial);
-        read.onsuccess = () => {
-          stored = read.result ? change(read.result) : null;
-          if (stored) tokens.put(stored);
-        };
-        tx.oncomplete = () => resolve(stored);
-        tx.onerror = tx.onabort = () => reject(tx.error);
-      }),
-  );
+  run("tokens", "readwrite", (tokens) => {
+    const outcome = { result: null }; // read by run() when the transaction completes
+    const read = tokens.get(serial);
+    read.onsuccess = () => {
+      outcome.result = read.result ? change(read.result) : null;
+      if (outcome.result) tokens.put(outcome.result);
+    };
+    return outcome;
+  });
 export const deleteToken = (serial) => run("tokens", "readwrite", (s) => s.delete(serial));
 export const allTokens = () => run("tokens", "readonly", (s) => s.getAll());
 export const getMeta = (key) => run("meta", "readonly", (s) => s.get(key));

@@ -7,6 +7,7 @@ import { askPin, pinProblem, pinRules } from "./pin.js";
 import * as api from "../api.js";
 import * as keys from "../keys.js";
 import * as store from "../store.js";
+import { labelFor } from "../names.js";
 import * as vault from "../vault.js";
 import * as fingerprint from "../fingerprint.js";
 import { currentCode } from "../otp.js";
@@ -180,7 +181,7 @@ function nameForm(answer, home) {
     event.preventDefault();
     const name = input.value.trim();
     const record = await store.updateToken(answer.serial, (stored) =>
-      Object.assign(stored, { label: name && name !== stored.name ? name : "" }));
+      Object.assign(stored, { label: labelFor(name, stored) }));
     if (!record) return;
     home({ focus: answer.serial });
   });

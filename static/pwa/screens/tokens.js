@@ -6,7 +6,7 @@ import * as api from "../api.js";
 import * as keys from "../keys.js";
 import * as store from "../store.js";
 import * as vault from "../vault.js";
-import { STATE_TEXT, tokenSubtitle, tokenTitle, usable } from "../names.js";
+import { STATE_TEXT, labelFor, tokenSubtitle, tokenTitle, usable } from "../names.js";
 import { needsUnlock, unlock } from "./unlock.js";
 import { showActivate } from "./activate.js";
 import * as webpush from "../webpush.js";
@@ -265,7 +265,7 @@ async function renameToken(record) {
     event.preventDefault();
     const name = input.value.trim();
     await store.updateToken(record.serial, (stored) =>
-      Object.assign(stored, { label: name && name !== stored.name ? name : "" }));
+      Object.assign(stored, { label: labelFor(name, stored) }));
     showTokens({ focus: record.serial });
   });
   show({ title: "Rename token", body: form, back: () => showTokens(), id: "rename" });
