@@ -12,7 +12,7 @@ one-time code must never be served from. So:
   placeholder values, then runs the same SQL with new parameters and builds
   the model instances (and their ``select_related`` objects) exactly as
   Django's own iterable does, with the backend's converters.
-- ``insert_returning_pk``, ``insert_objects`` and ``update_where`` write
+- ``insert_returning_pk``, ``insert_together`` and ``update_where`` write
   plain single-table statements from the model's metadata, with each value
   prepared by its field (``get_db_prep_save``), so they are right on SQLite
   and PostgreSQL.
@@ -176,21 +176,16 @@ def insert_returning_pk(model: type[Model], values: dict[str, Any], alias="defau
         return cursor.fetchone()[0]
 
 
-def insert_objects(objs: list[Model], alias: str = "default") -> None:
-    """INSERT unsaved instances of one model in one statement: every
-    concrete field as the instance holds it (no ``save()`` signals, no
-    ``pre_save``), an automatic primary key left to the database. The
-    caller sets every value, as ``bulk_create`` would need too."""
-    insert_together([objs], alias)
-
-
 def insert_together(groups: list[list[Model]], alias: str = "default") -> None:
-    """``insert_objects`` for several lists of instances (each of one model;
-    empty ones skipped), in the order given: on PostgreSQL one statement
-    (each earlier INSERT in a WITH; foreign keys are checked at the
-    statement's end, so a row may refer to one inserted before it), so one
-    round trip; elsewhere one statement a list. Run it in a transaction when
-    they must stand or fall together on every database."""
+    """INSERT lists of unsaved instances (each list of one model; empty ones
+    skipped), in the order given: every concrete field as the instance holds
+    it (no ``save()`` signals, no ``pre_save``), an automatic primary key left
+    to the database; the caller sets every value, as ``bulk_create`` would
+    need too. On PostgreSQL one statement (each earlier INSERT in a WITH;
+    foreign keys are checked at the statement's end, so a row may refer to
+    one inserted before it), so one round trip; elsewhere one statement a
+    list. Run it in a transaction when they must stand or fall together on
+    every database."""
     connection = connections[alias]
     statements = [_insert_objects_sql(objs, connection) for objs in groups if objs]
     if connection.vendor == "postgresql" and len(statements) > 1:
@@ -267,16 +262,15 @@ def update_then_insert(
     commits both; elsewhere an atomic block of two statements.
     """
     connection = connections[alias]
-    update, params = _update_sql(connection, model, set_values, None, where)
     target, values = insert
     if connection.vendor != "postgresql":
         with transaction.atomic(using=alias, savepoint=False):
-            with connection.cursor() as cursor:
-                cursor.execute(update, params)
-                changed = cursor.rowcount > 0
+            rows = update_where(model, set_values=set_values, where=where, alias=alias)
+            changed = rows > 0
             if changed:
                 insert_returning_pk(target, values, alias)
             return changed
+    update, params = _update_sql(connection, model, set_values, None, where)
     qn, meta = connection.ops.quote_name, target._meta
     fields = [meta.get_field(name) for name in values]
     columns = ", ".join(qn(f.column) for f in fields)

@@ -63,12 +63,12 @@ def test_update_where_takes_pk_and_is_null(user, enroll):
         update_where(Token, set_values={"name": "x"}, where={"pk": ("!=", token.pk)})
 
 
-def test_insert_objects_writes_what_bulk_create_would(user, enroll):
+def test_insert_together_writes_what_bulk_create_would(user, enroll):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from tokens.prepared import insert_objects
+    from tokens.prepared import insert_together
 
     phone, tablet = enroll(user), enroll(user)
     now = timezone.now()
@@ -82,10 +82,10 @@ def test_insert_objects_writes_what_bulk_create_would(user, enroll):
         created_at=now,
         expires_at=now + timedelta(minutes=2),
     )
-    insert_objects([challenge])
+    insert_together([[challenge]])
     tokens = Token.objects.filter(serial__in=[phone.serial, tablet.serial])
-    insert_objects(
-        [ChallengeLink(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]
+    insert_together(
+        [[ChallengeLink(pushchallenge_id=challenge.pk, token_id=t.pk) for t in tokens]]
     )
     stored = PushChallenge.objects.get(pk=challenge.pk)
     assert (stored.numbers, stored.number, stored.created_at) == ([12, 34, 56], 34, now)
@@ -96,9 +96,9 @@ def test_insert_objects_writes_what_bulk_create_would(user, enroll):
     assert all(
         link.pk for link in ChallengeLink.objects.filter(pushchallenge=challenge)
     )
-    insert_objects([])  # nothing to do
+    insert_together([[]])  # nothing to do
     with pytest.raises(TypeError):
-        insert_objects([challenge, Token()])
+        insert_together([[challenge, Token()]])
 
 
 def test_insert_together_writes_rows_that_refer_to_each_other_at_once(user, enroll):
