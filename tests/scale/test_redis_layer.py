@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from channels_redis.core import RedisChannelLayer
 
 from config.layers import RedisLayer
 from tests.servers import free_port, start_redis, stop
@@ -47,6 +48,75 @@ def test_each_consumer_gets_its_own_messages_in_order(redis_url):
         assert (await asyncio.wait_for(layer.receive(b), 5))["n"] == 4
         assert not layer.receive_buffer  # nothing left behind
         await layer.flush()
+
+    run_async(run)
+
+
+def test_group_send_reaches_every_process_and_the_stock_layer(redis_url):
+    """Members in three processes, one of them on channels_redis's own layer
+    (same keys and message format); a full channel is skipped, not fatal."""
+    url, _ = redis_url
+
+    async def run():
+        ours, theirs = layer_for(url), layer_for(url)
+        stock = RedisChannelLayer(hosts=[{"address": url}])
+        a, b, c = [await layer.new_channel() for layer in (ours, ours, theirs)]
+        s = await stock.new_channel()
+        for channel in (a, b, c, s):
+            await ours.group_add("push.1", channel)
+        await stock.group_send("push.1", {"type": "x", "n": 1})
+        await ours.group_send("push.1", {"type": "x", "n": 2})
+        for layer, channel in ((ours, a), (ours, b), (theirs, c), (stock, s)):
+            got = [await asyncio.wait_for(layer.receive(channel), 5) for _ in "12"]
+            assert [m["n"] for m in got] == [1, 2], (channel, got)
+            assert all("__asgi_channel__" not in m for m in got)
+        # A channel at its capacity is skipped; the others still get it.
+        theirs.capacity = ours.capacity = 2
+        await ours.group_send("push.1", {"type": "x", "n": 3})
+        await ours.group_send("push.1", {"type": "x", "n": 4})
+        await ours.group_discard("push.1", b)
+        await ours.group_send("push.1", {"type": "x", "n": 5})
+        assert (await asyncio.wait_for(ours.receive(a), 5))["n"] == 3
+        assert (await asyncio.wait_for(ours.receive(b), 5))["n"] == 3
+        assert (await asyncio.wait_for(ours.receive(b), 5))["n"] == 4
+        with pytest.raises(TimeoutError):  # discarded before the fifth
+            await asyncio.wait_for(ours.receive(b), 0.5)
+        await ours.flush()
+
+    run_async(run)
+
+
+def test_a_message_costs_one_command_to_read(redis_url):
+    """The reader takes what waits in one BZMPOP; a group send is two
+    scripts run by digest, a group add one pipelined trip."""
+    url, _ = redis_url
+
+    async def calls(layer) -> dict:
+        stats = await layer.connection(0).info("commandstats")
+        return {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+
+    async def run():
+        sender, reader = layer_for(url), layer_for(url)
+        channels = [await reader.new_channel() for _ in range(20)]
+        for channel in channels:
+            await sender.group_add("g", channel)
+        waiting = [asyncio.ensure_future(reader.receive(c)) for c in channels]
+        await asyncio.sleep(0.2)  # the reader waits in BZMPOP
+        before = await calls(sender)
+        for n in range(5):
+            await sender.group_send("g", {"type": "x", "n": n})
+        await asyncio.wait_for(asyncio.gather(*waiting), 5)
+        spent = {k: v - before.get(k, 0) for k, v in (await calls(sender)).items()}
+        # Commands the scripts run count too: only theirs may appear.
+        inside = {"zremrangebyscore", "zrange", "zcard", "zadd", "expire"}
+        trips = {k: v for k, v in spent.items() if v and k not in inside}
+        trips.pop("info", None)
+        # Two scripts a group send (plus, the first time, NOSCRIPT and a load).
+        assert 10 <= trips.pop("evalsha") <= 12, trips
+        assert trips.pop("script|load", 0) <= 2, trips
+        assert 1 <= trips.pop("bzmpop") <= 6, trips  # one a send at most
+        assert not trips, trips  # no EVAL, no backup set, nothing else
+        await sender.flush()
 
     run_async(run)
 
