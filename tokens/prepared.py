@@ -16,9 +16,11 @@ one-time code must never be served from. So:
   plain single-table statements from the model's metadata, with each value
   prepared by its field (``get_db_prep_save``), so they are right on SQLite
   and PostgreSQL.
-- ``update_then_insert`` writes a row only if a conditional UPDATE changed
-  one (a code spent and its audit row): on PostgreSQL one statement, so one
-  round trip and its own transaction, on SQLite a transaction of two.
+- ``update_then_insert`` writes a row (and makes more UPDATEs) only if a
+  conditional UPDATE changed one (a code spent and its audit row; a push
+  answered, its token's last use and the audit row): on PostgreSQL one
+  statement, so one round trip and its own transaction, on SQLite a
+  transaction of a statement each.
 """
 
 from __future__ import annotations
@@ -251,15 +253,18 @@ def update_then_insert(
     set_values: dict[str, Any],
     where: dict[str, tuple[str, Any]],
     insert: tuple[type[Model], dict[str, Any]],
+    also: list[tuple[type[Model], dict[str, Any], dict[str, tuple[str, Any]]]] = (),
     alias: str = "default",
 ) -> bool:
     """``update_where(model, set_values=..., where=...)`` and, only if it
-    changed a row, one row of ``insert`` (a model, field name -> value), all
-    or nothing. Returns whether the UPDATE changed a row.
+    changed a row, each of ``also`` (model, set_values, where: more UPDATEs)
+    and one row of ``insert`` (a model, field name -> value), all or
+    nothing. Returns whether the first UPDATE changed a row.
 
-    On PostgreSQL this is one statement (the UPDATE in a WITH, the INSERT
-    selecting from it), so outside a transaction it is one round trip that
-    commits both; elsewhere an atomic block of two statements.
+    On PostgreSQL this is one statement (the UPDATEs in a WITH, the later
+    ones and the INSERT conditional on the first's result), so outside a
+    transaction it is one round trip that commits them all; elsewhere an
+    atomic block of a statement each.
     """
     connection = connections[alias]
     target, values = insert
@@ -268,16 +273,27 @@ def update_then_insert(
             rows = update_where(model, set_values=set_values, where=where, alias=alias)
             changed = rows > 0
             if changed:
+                for other, other_values, other_where in also:
+                    update_where(
+                        other, set_values=other_values, where=other_where, alias=alias
+                    )
                 insert_returning_pk(target, values, alias)
             return changed
     update, params = _update_sql(connection, model, set_values, None, where)
+    ctes = [f"changed AS ({update} RETURNING 1)"]
+    for n, (other, other_values, other_where) in enumerate(also):
+        sql, other_params = _update_sql(
+            connection, other, other_values, None, other_where
+        )
+        ctes.append(f"u{n} AS ({sql} AND EXISTS (SELECT 1 FROM changed))")  # noqa: S608
+        params += other_params
     qn, meta = connection.ops.quote_name, target._meta
     fields = [meta.get_field(name) for name in values]
     columns = ", ".join(qn(f.column) for f in fields)
     # Typed: a SELECT list's parameters get no type from the INSERT's columns.
     typed = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
     # Only quoted names and column types from the models are formatted in.
-    sql = f"WITH changed AS ({update} RETURNING 1) "
+    sql = f"WITH {', '.join(ctes)} "
     sql += f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
     sql += f"SELECT {typed} WHERE EXISTS (SELECT 1 FROM changed)"  # noqa: S608
     params += [_prep(target, name, v, connection) for name, v in values.items()]

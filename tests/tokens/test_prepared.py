@@ -157,3 +157,60 @@ def test_insert_together_writes_rows_that_refer_to_each_other_at_once(user, enro
         )
     assert not ChallengeLink.objects.filter(pushchallenge_id=second.pk).exists()
     assert AuditEvent.objects.filter(action="push.create").count() == 1
+
+
+def test_update_then_insert_makes_its_other_updates_only_after_a_change(user, enroll):
+    """A push answered: the challenge's conditional UPDATE, the token's last
+    use and the audit row; one statement on PostgreSQL, and nothing at all
+    when the first UPDATE finds no row (a second answer)."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tokens.models import AuditEvent
+    from tokens.prepared import update_then_insert
+    from tokens.services.audit import audit_values
+
+    phone = enroll(user)
+    token = Token.objects.get(serial=phone.serial)
+    Token.objects.filter(pk=token.pk).update(failure_count=3, last_used_at=None)
+    now = timezone.now()
+    challenge = PushChallenge.objects.create(
+        user=user,
+        username="alice",
+        application="VPN",
+        application_key="vpn",
+        created_at=now,
+        expires_at=now + timedelta(minutes=2),
+    )
+
+    def answer() -> bool:
+        return update_then_insert(
+            PushChallenge,
+            set_values={"state": "approved", "answered_by": token.pk},
+            where={"pk": ("=", challenge.pk), "state": ("=", "pending")},
+            also=[
+                (
+                    Token,
+                    {"last_used_at": now, "failure_count": 0},
+                    {"pk": ("=", token.pk)},
+                )
+            ],
+            insert=(AuditEvent, audit_values(action="push.answer", outcome="success")),
+        )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert answer() is True
+    statements = [q["sql"] for q in queries if q["sql"] not in ("BEGIN",)]
+    assert len(statements) == (1 if connection.vendor == "postgresql" else 3)
+    token.refresh_from_db()
+    assert (token.failure_count, token.last_used_at) == (0, now)
+    Token.objects.filter(pk=token.pk).update(failure_count=2)
+    assert answer() is False  # already answered: no update, no row
+    token.refresh_from_db()
+    assert token.failure_count == 2
+    assert AuditEvent.objects.filter(action="push.answer").count() == 1
+    challenge.refresh_from_db()
+    assert (challenge.state, challenge.answered_by_id) == ("approved", token.pk)

@@ -102,6 +102,45 @@ def test_the_right_number_approves_and_the_answer_is_kept(user, enroll):
     assert Token.objects.get(serial=device.serial).enrolled_at is not None
 
 
+def test_a_plain_approval_is_one_statement_with_its_audit_row(user, enroll):
+    """After the first approval, an approval (here with the token PIN's
+    proof, as the default policy asks) is the look-up and one write: on
+    PostgreSQL one statement (answer, token's last use, audit row), so one
+    round trip; a replay writes no second success."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    device = enroll(user)
+    answer(device, create())  # the first approval dates the enrollment
+    Token.objects.filter(serial=device.serial).update(failure_count=2)
+    challenge = create(application="Mail")
+    with CaptureQueriesContext(connection) as queries:
+        assert answer(device, challenge).state == "approved"
+    statements = [q["sql"].split()[0].upper() for q in queries]
+    if connection.vendor == "postgresql":
+        assert statements == ["SELECT", "WITH"], statements
+    else:
+        assert statements == ["SELECT", "UPDATE", "UPDATE", "INSERT"], statements
+    token = Token.objects.get(serial=device.serial)
+    assert token.failure_count == 0 and token.last_used_at is not None
+    row = AuditEvent.objects.get(
+        action="push.answer", detail__challenge=str(challenge.pk)
+    )
+    assert (row.outcome, row.serial, row.username) == (
+        "success",
+        device.serial,
+        "alice",
+    )
+    assert row.detail["decision"] == "approve" and row.detail["pin_proof"] is True
+    with pytest.raises(ServiceError) as again:
+        answer(device, challenge)
+    assert again.value.code == "already_answered"
+    rows = AuditEvent.objects.filter(
+        action="push.answer", detail__challenge=str(challenge.pk)
+    )
+    assert sorted(r.outcome for r in rows) == ["failure", "success"]
+
+
 def test_a_wrong_number_denies_the_login(user, enroll):
     device = enroll(user)
     challenge = create()
@@ -477,3 +516,50 @@ def test_the_first_approval_dates_the_enrollment_and_later_ones_keep_it(user, en
     later = Token.objects.get(serial=device.serial)
     assert later.enrolled_at == first.enrolled_at
     assert later.last_used_at >= first.last_used_at and later.failure_count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_answers_at_once_decide_once(user, enroll):
+    """Ten approvals and ten denials of one request on twenty connections:
+    one decides, the others are told it was answered; one success or
+    decision row in the audit, nineteen refusals."""
+    import threading
+
+    from django.db import connection
+
+    device = enroll(user)
+    answer(device, create())  # the first approval dates the enrollment
+    challenge = create(application="Mail")
+    frames = [
+        device.answer_frame(
+            str(challenge.pk),
+            decision,
+            challenge.number if decision == "approve" else "",
+        )
+        for decision in ["approve", "deny"] * 10
+    ]
+    outcomes, barrier = [], threading.Barrier(20)
+
+    def attempt(frame):
+        try:
+            barrier.wait()
+            outcomes.append(submit(frame).state)
+        except ServiceError as refused:
+            outcomes.append(refused.code)
+        finally:
+            connection.close()  # this thread's
+
+    threads = [threading.Thread(target=attempt, args=(f,)) for f in frames]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    decided = [o for o in outcomes if o in ("approved", "denied")]
+    assert len(decided) == 1 and outcomes.count("already_answered") == 19, outcomes
+    challenge.refresh_from_db()
+    assert challenge.state == decided[0]
+    rows = AuditEvent.objects.filter(
+        action="push.answer", detail__challenge=str(challenge.pk)
+    )
+    assert sorted(r.outcome for r in rows).count("failure") == 19
+    assert rows.exclude(outcome="failure").count() == 1

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
 from tokens.events import announce_push_state
-from tokens.models import LOCK_FRAUD, TAKES_PUSH, Policy, PushChallenge, Token
-from tokens.prepared import PreparedSelect, update_where
-from tokens.services.audit import audit_record
+from tokens.models import (
+    LOCK_FRAUD,
+    TAKES_PUSH,
+    AuditEvent,
+    Policy,
+    PushChallenge,
+    Token,
+)
+from tokens.prepared import PreparedSelect, update_then_insert, update_where
+from tokens.services.audit import audit_record, audit_values
 from tokens.services.devicekeys import signed_by
 from tokens.services.errors import ServiceError
 from tokens.services.lockout import token_count_failure
@@ -90,95 +98,125 @@ def push_answer(
     if otp not in (None, "") and not (isinstance(otp, str) and otp.isdigit()):
         raise ServiceError("invalid_request", "otp must be digits.")
     otp = otp or ""
-    refusal: ServiceError | None = None
+    # One query for the challenge and the answering token, when the challenge
+    # went to that token; anything else is "no such request". Read outside a
+    # transaction: the answer's UPDATE holds only while the request is
+    # pending, so the first answer decides whatever was read.
+    link = next(iter(_link_of(pk=pk, serial=serial)), None)
+    challenge = link.pushchallenge if link else None
+    token = link.token if link else None
+    message = (
+        f"tessera/v2/answer|{pk}|{decision}|{number_text}|{otp}"
+        if otp
+        else f"tessera/v1/answer|{pk}|{decision}|{number_text}"
+    )
+    audit = {
+        "action": "push.answer",
+        "username": challenge.username if challenge else "",
+        "serial": serial,
+        "source": source,
+        "ip": ip,
+        "challenge": str(pk),
+        "version": 2 if otp else 1,
+    }
+    refusal = _refusal_by_sender(link, signature, message)
     result: AnswerResult | None = None
-    with transaction.atomic():
-        # One query for the challenge and the answering token, when the
-        # challenge went to that token; anything else is "no such request".
-        link = next(iter(_link_of(pk=pk, serial=serial)), None)
-        challenge = link.pushchallenge if link else None
-        token = link.token if link else None
-        message = (
-            f"tessera/v2/answer|{pk}|{decision}|{number_text}|{otp}"
-            if otp
-            else f"tessera/v1/answer|{pk}|{decision}|{number_text}"
-        )
-        if link is None:
-            refusal = ServiceError(
-                "unknown_challenge", "There is no such request.", status=404
+    if refusal is None:
+        # Only a genuine device's proof is checked (it opens the seed).
+        proves = bool(otp) and token_proves_seed(token, otp)
+        # A plain answer is one statement with its audit row (one round trip
+        # on PostgreSQL); one that writes more first (a wrong PIN's count,
+        # the first proof, a fingerprint's count, an expiry, a fraud report,
+        # the first approval's date) is one transaction.
+        writes_more = _writes_more(challenge, token, decision, otp, proves)
+        with transaction.atomic() if writes_more else nullcontext():
+            refusal = _refusal_by_state(
+                challenge, token, decision, otp, proves, message, webauthn, source
             )
-        elif (
-            not token.takes_push
-            or not token.device_public_key
-            or not token.user.is_active
-        ):
-            refusal = ServiceError(
-                "token_unusable", "This token can no longer answer.", status=403
-            )
-        elif not signed_by(token, signature, message):
-            refusal = ServiceError(
-                "invalid_signature",
-                "The signature does not match this device's key.",
-                status=403,
-            )
-        elif challenge.state == S.PENDING and challenge.expires_at <= timezone.now():
-            challenge_expire(challenge)
-            refusal = ServiceError("expired", "This request has expired.", status=410)
-        elif (
-            challenge.state == S.PENDING
-            # A fraud report locks tokens: a copy of the phone's storage must
-            # not do that without the PIN either.
-            and decision in ("approve", "fraud")
-            and (problem := _proof_refusal(token, otp, challenge.username, source))
-        ):
-            refusal = problem
-        elif (
-            challenge.state == S.PENDING
-            and decision == "approve"
-            and (problem := _uv_refusal(token, message, webauthn))
-        ):
-            refusal = problem
-        else:
-            result = _decide(challenge, token, decision, number_text, signature)
-            if result is None:  # another answer came first
-                refusal = ServiceError(
-                    "already_answered",
-                    f"This request was already {_state_now(challenge)}.",
-                    status=409,
+            if refusal is None:
+                audit.update(
+                    decision=decision,
+                    pin_proof=bool(otp),
+                    webauthn=decision == "approve" and uv_required(token),
                 )
-        if refusal is not None:
-            audit_record(
-                action="push.answer",
-                outcome="failure",
-                username=challenge.username if challenge else "",
-                serial=serial,
-                source=source,
-                ip=ip,
-                challenge=str(pk),
-                error=refusal.code,
-                version=2 if otp else 1,
-            )
-        else:
-            audit_record(
-                action="push.answer",
-                outcome="success" if result.state == S.APPROVED else "info",
-                username=challenge.username,
-                serial=token.serial,
-                source=source,
-                ip=ip,
-                challenge=str(pk),
-                decision=decision,
-                version=2 if otp else 1,
-                pin_proof=bool(otp),
-                webauthn=decision == "approve" and uv_required(token),
-                **({"reason": result.reason} if result.reason else {}),
-            )
+                result = _decide(
+                    challenge, token, decision, number_text, signature, audit
+                )
+                if result is None:  # another answer came first
+                    refusal = ServiceError(
+                        "already_answered",
+                        f"This request was already {_state_now(challenge)}.",
+                        status=409,
+                    )
+            if refusal is not None:
+                _audit_refusal(audit, refusal)
+    else:
+        _audit_refusal(audit, refusal)
     if refusal is not None:
         raise refusal
     return result
 
 
-def _proof_refusal(token: Token, otp: str, username: str, source: str):
+def _audit_refusal(audit: dict, refusal: ServiceError) -> None:
+    for name in ("decision", "pin_proof", "webauthn"):
+        audit.pop(name, None)
+    audit_record(**audit, outcome="failure", error=refusal.code)
+
+
+def _refusal_by_sender(link, signature, message: str) -> ServiceError | None:
+    """Refusals that write nothing but their audit row: no such request for
+    this token, a token that can no longer answer, a wrong signature."""
+    if link is None:
+        return ServiceError(
+            "unknown_challenge", "There is no such request.", status=404
+        )
+    token = link.token
+    if not token.takes_push or not token.device_public_key or not token.user.is_active:
+        return ServiceError(
+            "token_unusable", "This token can no longer answer.", status=403
+        )
+    if not signed_by(token, signature, message):
+        return ServiceError(
+            "invalid_signature",
+            "The signature does not match this device's key.",
+            status=403,
+        )
+    return None
+
+
+def _writes_more(challenge, token, decision: str, otp: str, proves: bool) -> bool:
+    """Whether answering may write more than the answer and its audit row."""
+    if challenge.state != S.PENDING:
+        return False  # refused as already answered: its audit row alone
+    return bool(
+        decision == "fraud"
+        or challenge.expires_at <= timezone.now()
+        or (otp and decision == "approve" and not (proves and token.push_proof))
+        or (decision == "approve" and (token.enrolled_at is None or uv_required(token)))
+    )
+
+
+def _refusal_by_state(
+    challenge, token, decision, otp, proves, message, webauthn, source
+) -> ServiceError | None:
+    """Refusals by the request's time, the PIN's proof and the fingerprint."""
+    if challenge.state != S.PENDING:
+        return None  # _decide finds it answered
+    if challenge.expires_at <= timezone.now():
+        challenge_expire(challenge)
+        return ServiceError("expired", "This request has expired.", status=410)
+    # A fraud report locks tokens: a copy of the phone's storage must not do
+    # that without the PIN either.
+    if decision in ("approve", "fraud") and (
+        problem := _proof_refusal(token, otp, proves, challenge.username, source)
+    ):
+        return problem
+    if decision == "approve":
+        return _uv_refusal(token, message, webauthn)
+    return None
+
+
+def _proof_refusal(token: Token, otp: str, proves: bool, username: str, source: str):
     """For an approval: a version 2 proof must match (a wrong one counts as a
     failed passcode). A token whose policy has a token PIN must give one from
     its first approval (a copy of the phone's storage can sign a version 1
@@ -192,7 +230,7 @@ def _proof_refusal(token: Token, otp: str, username: str, source: str):
                 status=403,
             )
         return None
-    if not token_proves_seed(token, otp):
+    if not proves:
         token_count_failure(token=token, username=username, source=source)
         return ServiceError(
             "wrong_pin",
@@ -236,9 +274,12 @@ def _state_now(challenge: PushChallenge) -> str:
     )
 
 
-def _decide(challenge, token, decision, number_text, signature) -> AnswerResult | None:
-    """Record the answer if the challenge is still pending (the conditional
-    UPDATE makes the first answer the only one); None if it was not."""
+def _decide(
+    challenge, token, decision, number_text, signature, audit: dict
+) -> AnswerResult | None:
+    """Record the answer and its audit row if the challenge is still pending
+    (the conditional UPDATE makes the first answer the only one); None if it
+    was not."""
     reason = ""
     state = S.APPROVED if decision == "approve" else S.DENIED
     if decision == "fraud":
@@ -254,24 +295,34 @@ def _decide(challenge, token, decision, number_text, signature) -> AnswerResult 
         "answered_by": token,
         "response_signature": signature,
     }
+    approved = {"last_used_at": now, "failure_count": 0, "lockouts": 0}
     # First answer wins: the UPDATE holds only while the request is pending.
-    if not update_where(
+    if not update_then_insert(
         PushChallenge,
         set_values={**fields, "answered_by": token.pk},
         where={"pk": ("=", challenge.pk), "state": ("=", S.PENDING)},
+        also=[(Token, approved, {"pk": ("=", token.pk)})]
+        if state == S.APPROVED
+        else [],
+        insert=(
+            AuditEvent,
+            audit_values(
+                **audit,
+                outcome="success" if state == S.APPROVED else "info",
+                **({"reason": reason} if reason else {}),
+            ),
+        ),
     ):
         return None
     for name, value in fields.items():
         setattr(challenge, name, value)
-    if state == S.APPROVED:
-        approved = {"last_used_at": now, "failure_count": 0, "lockouts": 0}
-        update_where(Token, set_values=approved, where={"pk": ("=", token.pk)})
-        if token.enrolled_at is None:  # the first approval dates the enrollment
-            update_where(
-                Token,
-                set_values={"enrolled_at": now},
-                where={"pk": ("=", token.pk), "enrolled_at": ("is", None)},
-            )
+    if state == S.APPROVED and token.enrolled_at is None:
+        # The first approval dates the enrollment.
+        update_where(
+            Token,
+            set_values={"enrolled_at": now},
+            where={"pk": ("=", token.pk), "enrolled_at": ("is", None)},
+        )
     announce_push_state(
         challenge.pk,
         state,
