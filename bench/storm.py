@@ -201,7 +201,8 @@ async def storm(site, key, devices, args, daphne_pids) -> list[dict]:
             user += 1
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
-        server_cpu = (busy_seconds() - busy) - (own_seconds() - own)
+        generator = own_seconds() - own
+        server_cpu = busy_seconds() - busy - generator
         daphne = sum(sum(cpu_times(pid)) for pid in daphne_pids) - daphne
         done = len(results["total"])
         step = {
@@ -210,6 +211,7 @@ async def storm(site, key, devices, args, daphne_pids) -> list[dict]:
             "errors": len(results["errors"]),
             "cpu_ms": server_cpu * 1000 / max(done, 1),
             "daphne_ms": daphne * 1000 / max(done, 1),
+            "generator_ms": generator * 1000 / max(done, 1),
             **{
                 leg: (
                     statistics.median(results[leg]) * 1000,
@@ -246,7 +248,8 @@ def report(step: dict) -> str:
     return (
         f"  offered {step['rate']:5.0f}/s: {step['logins_per_s']:6.1f} logins/s  "
         f"p50/p99 ms: {legs}  errors={step['errors']}  server CPU "
-        f"{step['cpu_ms']:.1f} ms/login (daphne {step['daphne_ms']:.1f})"
+        f"{step['cpu_ms']:.1f} ms/login (daphne {step['daphne_ms']:.1f}; the "
+        f"load generator {step['generator_ms']:.1f})"
     )
 
 

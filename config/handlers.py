@@ -41,6 +41,8 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections, connection
 
+from tokens.events import announcing, send_announcements
+
 # Paths served on the API thread; every other page goes to the pages lane.
 API_PREFIXES = ("/api/", "/healthz")
 
@@ -67,13 +69,19 @@ class PooledSyncASGIHandler(ASGIHandler):
             close_old_connections()
 
     async def get_response_async(self, request):
+        # What the request announced (tokens.events) is sent from here, once
+        # its thread is done, not by the thread hopping back to this loop.
+        respond = announcing(self._respond_in_thread)
         if self.pages_lane is not None and not request.path.startswith(API_PREFIXES):
             reading = request.method in ("GET", "HEAD")
-            return await sync_to_async(
-                self._respond_in_thread,
+            response, announced = await sync_to_async(
+                respond,
                 thread_sensitive=False,
                 executor=self.pages_lane if reading else self.forms_lane,
             )(request)
-        return await sync_to_async(
-            self._respond_in_thread, thread_sensitive=self.one_thread
-        )(request)
+        else:
+            response, announced = await sync_to_async(
+                respond, thread_sensitive=self.one_thread
+            )(request)
+        await send_announcements(announced)
+        return response

@@ -4,7 +4,9 @@ and every group name is built here, by one function each."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -20,10 +22,20 @@ async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, message)
 
 
+# The announcements of the work a worker thread runs for an event loop
+# (``announcing``): the loop sends them when the work returns.
+_held = threading.local()
+
+
 def _group_send_many(messages: list[tuple[str, dict]]) -> None:
-    """Send every message in one hop to the event loop (each hop costs)."""
+    """Send every message in one hop to the event loop (each hop costs), or
+    hold them for the loop that waits on this thread (``announcing``)."""
     layer = get_channel_layer()
     if layer is None or not messages:
+        return
+    held = getattr(_held, "messages", None)
+    if held is not None:
+        held.extend(messages)
         return
     send = async_to_sync(_send_all)
     try:
@@ -35,6 +47,35 @@ def _group_send_many(messages: list[tuple[str, dict]]) -> None:
     helper = threading.Thread(target=send, args=(layer, messages))
     helper.start()
     helper.join()
+
+
+def announcing(work: Callable) -> Callable:
+    """``work`` for a worker thread, returning ``(result, announcements)``:
+    what it announces after its commits is held, and the event loop that
+    awaited it sends them (``send_announcements``), instead of the thread
+    hopping to the loop and back for each. If ``work`` raises, what it
+    announced is sent before the error goes on: what committed is told."""
+
+    @functools.wraps(work)
+    def run(*args, **kwargs):
+        _held.messages = held = []
+        try:
+            result = work(*args, **kwargs)
+        except BaseException:
+            _held.messages = None
+            _group_send_many(held)
+            raise
+        finally:
+            _held.messages = None
+        return result, held
+
+    return run
+
+
+async def send_announcements(messages: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    if layer is not None and messages:
+        await _send_all(layer, messages)
 
 
 def _group_send(group: str, message: dict) -> None:

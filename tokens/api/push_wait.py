@@ -19,7 +19,10 @@ from django.conf import settings
 
 from tokens.addresses import scope_ip
 from tokens.dispatch import DirectDispatch
-from tokens.services.apiclients import api_client_authenticate
+from tokens.services.apiclients import (
+    api_client_authenticate,
+    api_client_remembered,
+)
 from tokens.services.audit import audit_record
 from tokens.services.push.wait import wait_for_outcome
 
@@ -92,7 +95,15 @@ def _challenge_id(text: str) -> str | None:
         return None
 
 
-class PushStatusConsumer(DirectDispatch, AsyncHttpConsumer):
+class _NoChannel:
+    """An HTTP consumer that hears nothing on the channel layer (the wait has
+    a channel of its own): no channel name, no receive task a request. An
+    alias that is not configured gives no layer, as Channels documents."""
+
+    channel_layer_alias = "tessera-none"
+
+
+class PushStatusConsumer(_NoChannel, DirectDispatch, AsyncHttpConsumer):
     async def reply(self, status: int, body: dict, *extra) -> None:
         await json_response(self, status, body, *extra)
 
@@ -108,9 +119,9 @@ class PushStatusConsumer(DirectDispatch, AsyncHttpConsumer):
             await self.error(405, "method_not_allowed", "Use GET.")
             return
         key = _bearer(self.scope)
-        client = (
-            await database_sync_to_async(api_client_authenticate)(key) if key else None
-        )
+        client = api_client_remembered(key) if key else None
+        if key and client is None:
+            client = await database_sync_to_async(api_client_authenticate)(key)
         if client is None:
             await database_sync_to_async(audit_record)(
                 action="api.unauthorized",
@@ -142,7 +153,7 @@ class PushStatusConsumer(DirectDispatch, AsyncHttpConsumer):
         await self.reply(200, outcome)
 
 
-class NotFoundConsumer(DirectDispatch, AsyncHttpConsumer):
+class NotFoundConsumer(_NoChannel, DirectDispatch, AsyncHttpConsumer):
     """Any other path under the long-poll prefix: a JSON 404, as the API does."""
 
     async def handle(self, body):

@@ -15,7 +15,12 @@ from tokens import crypto
 from tokens.addresses import scope_ip
 from tokens.consumers.frames import MAX_FRAME, frame_problem
 from tokens.dispatch import DirectDispatch
-from tokens.events import device_group, push_group
+from tokens.events import (
+    announcing,
+    device_group,
+    push_group,
+    send_announcements,
+)
 from tokens.services.audit import audit_record
 from tokens.services.errors import ServiceError
 from tokens.services.push import (
@@ -186,7 +191,7 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            result = await database_sync_to_async(push_answer)(
+            result, announced = await database_sync_to_async(announcing(push_answer))(
                 challenge_id=content.get("id"),
                 serial=content.get("serial"),
                 decision=content.get("decision"),
@@ -203,6 +208,7 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             else:  # expired, already answered, wrong PIN: the user's business
                 await self.error(exc.code, exc.detail, id=ident)
             return
+        await send_announcements(announced)
         await self.send_json(result.as_frame())
 
     async def fail(self, code: str, detail: str, **extra):

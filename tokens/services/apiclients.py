@@ -62,14 +62,28 @@ CACHE_SECONDS = 5.0
 _cache: dict[str, tuple[float, ApiClient]] = {}
 
 
-def api_client_authenticate(key: str) -> ApiClient | None:
-    """The active client whose key this is, or None."""
+def _digest(key) -> str | None:
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
-    digest = crypto.sha256_hex(key.encode())
-    cached = _cache.get(digest)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
+    return crypto.sha256_hex(key.encode())
+
+
+def api_client_remembered(key: str) -> ApiClient | None:
+    """The client this key authenticated on this process within the last
+    ``CACHE_SECONDS``, from memory (no database, so callable on an event
+    loop); None when it must be looked up (``api_client_authenticate``)."""
+    digest = _digest(key)
+    cached = _cache.get(digest) if digest else None
+    return cached[1] if cached and cached[0] > time.monotonic() else None
+
+
+def api_client_authenticate(key: str) -> ApiClient | None:
+    """The active client whose key this is, or None."""
+    digest = _digest(key)
+    if digest is None:
+        return None
+    if remembered := api_client_remembered(key):
+        return remembered
     client = ApiClient.objects.filter(key_digest=digest, is_active=True).first()
     if client is None or not crypto.constant_time_equal(client.key_digest, digest):
         _cache.pop(digest, None)
