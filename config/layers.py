@@ -39,6 +39,7 @@ import time
 
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
+from redis.asyncio import BlockingConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,27 @@ class RedisLayer(RedisChannelLayer):
     # message; a queue left unread this long belongs to a socket or
     # long-poll that is gone (the stock layer's buffer kept those forever).
     unread_seconds = 60.0
+    # Connections a process may hold to one Redis, and how long a command
+    # waits for one of them before it fails.
+    pool_size = 100
+    pool_wait_seconds = 20
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._reader: asyncio.Task | None = None
         self._unread: set[str] = set()
         self._swept = time.monotonic()
+
+    def create_pool(self, index):
+        """A pool that makes a command wait for a free connection when all
+        are busy (redis-py's default pool refuses it at once: "Too many
+        connections", a failed request, when a storm outran the machine)."""
+        host = dict(self.hosts[index])
+        if "address" not in host:
+            return super().create_pool(index)
+        host.setdefault("max_connections", self.pool_size)
+        host.setdefault("timeout", self.pool_wait_seconds)
+        return BlockingConnectionPool.from_url(host.pop("address"), **host)
 
     async def receive(self, channel):
         if "!" not in channel:

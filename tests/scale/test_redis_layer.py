@@ -121,6 +121,26 @@ def test_a_message_costs_one_command_to_read(redis_url):
     run_async(run)
 
 
+def test_more_commands_at_once_than_connections_wait_their_turn(redis_url):
+    """A storm past the pool's size queues for a connection instead of
+    failing ("Too many connections" was a failed request)."""
+    url, _ = redis_url
+
+    async def run():
+        layer = layer_for(url)
+        layer.pool_size = 3
+        channel = await layer.new_channel()
+        await asyncio.gather(*(layer.group_add(f"g{n}", channel) for n in range(60)))
+        await asyncio.gather(
+            *(layer.group_send(f"g{n}", {"type": "x", "n": n}) for n in range(60))
+        )
+        got = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(60)]
+        assert sorted(m["n"] for m in got) == list(range(60))
+        await layer.flush()
+
+    run_async(run)
+
+
 def test_a_queue_nobody_reads_is_forgotten(redis_url):
     url, _ = redis_url
 
