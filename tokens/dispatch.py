@@ -13,10 +13,13 @@ Tessera's consumers reach the database only through
 thread itself, before and after each call. So the per-message hop bought
 nothing here; ``DirectDispatch`` dispatches as Channels did before it.
 
-A frame whose handling fails unexpectedly closes that socket with 1011 and
+A frame whose handling fails unexpectedly closes that socket with 4011 and
 is logged; the consumer lives on to hear its own disconnect, so whatever it
 holds (a socket slot of its address, group memberships) is released however
-the socket ends.
+the socket ends. (Not RFC 6455's 1011: daphne lets an application close
+with 1000 or 3000–4999 only; any other code raised in the consumer, killed
+it, and so leaked what it held. 4000 + the RFC's code, as 4009 for a frame
+too big.)
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 
 log = logging.getLogger(__name__)
+
+# Close codes an application may send through daphne: 4000 + RFC 6455's.
+TOO_BIG = 4009
+INTERNAL_ERROR = 4011
 
 
 class DirectDispatch:
@@ -43,4 +50,4 @@ class DirectDispatch:
             raise
         except Exception:
             log.exception("a websocket frame failed; closing the socket")
-            await self.close(code=1011)
+            await self.close(code=INTERNAL_ERROR)

@@ -202,7 +202,7 @@ def test_a_lone_surrogate_in_a_frame_gets_an_error_and_leaks_no_socket_slot(
     run_async(run)
 
 
-def test_a_frame_that_fails_unexpectedly_closes_with_1011_and_frees_the_slot(
+def test_a_frame_that_fails_unexpectedly_closes_with_4011_and_frees_the_slot(
     settings, monkeypatch
 ):
     settings.TESSERA_WS_PER_ADDRESS = 1
@@ -217,7 +217,7 @@ def test_a_frame_that_fails_unexpectedly_closes_with_1011_and_frees_the_slot(
         await connect(comm)
         await comm.send_json_to({"type": "auth", "serial": "x", "signature": "x"})
         closed = await comm.receive_output()
-        assert closed == {"type": "websocket.close", "code": 1011}
+        assert closed == {"type": "websocket.close", "code": 4011}
         await comm.disconnect()  # what daphne delivers after the close
         assert DeviceConsumer.open_per_address["198.51.100.20"] == 0
         await connect(device_socket())  # the one slot is free again
@@ -225,13 +225,13 @@ def test_a_frame_that_fails_unexpectedly_closes_with_1011_and_frees_the_slot(
     run_async(run)
 
 
-def test_an_over_size_frame_closes_the_socket_with_1009():
+def test_an_over_size_frame_closes_the_socket_with_4009():
     async def run():
         comm = device_socket()
         await connect(comm)
         await comm.send_to(text_data='{"type": "auth", "serial": "' + "x" * 5000)
         closed = await comm.receive_output()
-        assert closed == {"type": "websocket.close", "code": 1009}
+        assert closed == {"type": "websocket.close", "code": 4009}
         await comm.disconnect()
 
     run_async(run)

@@ -14,7 +14,7 @@ from django.conf import settings
 from tokens import crypto
 from tokens.addresses import scope_ip
 from tokens.consumers.frames import MAX_FRAME, frame_problem
-from tokens.dispatch import DirectDispatch
+from tokens.dispatch import TOO_BIG, DirectDispatch
 from tokens.events import (
     announcing,
     device_group,
@@ -115,7 +115,7 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         content = None
         if len(text_data or bytes_data or "") > MAX_FRAME:
-            await self.close(code=1009)  # RFC 6455: too big to process
+            await self.close(code=TOO_BIG)  # RFC 6455's 1009, as daphne allows
             return
         if text_data is not None:
             try:
