@@ -111,8 +111,9 @@ def test_a_plain_approval_is_one_statement_with_its_audit_row(user, enroll):
     from django.test.utils import CaptureQueriesContext
 
     device = enroll(user)
-    answer(device, create())  # the first approval dates the enrollment
     Token.objects.filter(serial=device.serial).update(failure_count=2)
+    answer(device, create())  # the first approval: the PIN's first proof
+    assert Token.objects.get(serial=device.serial).enrolled_at is not None
     challenge = create(application="Mail")
     with CaptureQueriesContext(connection) as queries:
         assert answer(device, challenge).state == "approved"
@@ -139,6 +140,23 @@ def test_a_plain_approval_is_one_statement_with_its_audit_row(user, enroll):
         action="push.answer", detail__challenge=str(challenge.pk)
     )
     assert sorted(r.outcome for r in rows) == ["failure", "success"]
+
+
+def test_a_first_approval_without_a_pin_is_plain_and_dates_the_enrollment(
+    user, enroll, make_policy
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    device = enroll(user, make_policy(pin_mode="none"))
+    assert Token.objects.get(serial=device.serial).enrolled_at is None
+    challenge = create()
+    with CaptureQueriesContext(connection) as queries:
+        assert answer(device, challenge).state == "approved"
+    if connection.vendor == "postgresql":
+        assert [q["sql"].split()[0] for q in queries] == ["SELECT", "WITH"]
+    token = Token.objects.get(serial=device.serial)
+    assert token.enrolled_at == token.last_used_at is not None
 
 
 def test_a_wrong_number_denies_the_login(user, enroll):
@@ -528,7 +546,7 @@ def test_twenty_answers_at_once_decide_once(user, enroll):
     from django.db import connection
 
     device = enroll(user)
-    answer(device, create())  # the first approval dates the enrollment
+    answer(device, create())  # the first approval: the PIN's first proof
     challenge = create(application="Mail")
     frames = [
         device.answer_frame(

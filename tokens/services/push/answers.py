@@ -18,7 +18,7 @@ from tokens.models import (
     PushChallenge,
     Token,
 )
-from tokens.prepared import PreparedSelect, update_then_insert, update_where
+from tokens.prepared import PreparedSelect, update_then_insert
 from tokens.services.audit import audit_record, audit_values
 from tokens.services.devicekeys import signed_by
 from tokens.services.errors import ServiceError
@@ -126,8 +126,8 @@ def push_answer(
         proves = bool(otp) and token_proves_seed(token, otp)
         # A plain answer is one statement with its audit row (one round trip
         # on PostgreSQL); one that writes more first (a wrong PIN's count,
-        # the first proof, a fingerprint's count, an expiry, a fraud report,
-        # the first approval's date) is one transaction.
+        # the first proof, a fingerprint's count, an expiry, a fraud report)
+        # is one transaction.
         writes_more = _writes_more(challenge, token, decision, otp, proves)
         with transaction.atomic() if writes_more else nullcontext():
             refusal = _refusal_by_state(
@@ -192,7 +192,7 @@ def _writes_more(challenge, token, decision: str, otp: str, proves: bool) -> boo
         decision == "fraud"
         or challenge.expires_at <= timezone.now()
         or (otp and decision == "approve" and not (proves and token.push_proof))
-        or (decision == "approve" and (token.enrolled_at is None or uv_required(token)))
+        or (decision == "approve" and uv_required(token))
     )
 
 
@@ -296,6 +296,8 @@ def _decide(
         "response_signature": signature,
     }
     approved = {"last_used_at": now, "failure_count": 0, "lockouts": 0}
+    if token.enrolled_at is None:  # the first use dates the enrollment; two
+        approved["enrolled_at"] = now  # at once write the same moment
     # First answer wins: the UPDATE holds only while the request is pending.
     if not update_then_insert(
         PushChallenge,
@@ -316,13 +318,6 @@ def _decide(
         return None
     for name, value in fields.items():
         setattr(challenge, name, value)
-    if state == S.APPROVED and token.enrolled_at is None:
-        # The first approval dates the enrollment.
-        update_where(
-            Token,
-            set_values={"enrolled_at": now},
-            where={"pk": ("=", token.pk), "enrolled_at": ("is", None)},
-        )
     announce_push_state(
         challenge.pk,
         state,
