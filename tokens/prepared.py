@@ -12,10 +12,10 @@ one-time code must never be served from. So:
   placeholder values, then runs the same SQL with new parameters and builds
   the model instances (and their ``select_related`` objects) exactly as
   Django's own iterable does, with the backend's converters.
-- ``insert_returning_pk``, ``insert_together`` and ``update_where`` write
-  plain single-table statements from the model's metadata, with each value
-  prepared by its field (``get_db_prep_save``), so they are right on SQLite
-  and PostgreSQL.
+- ``insert_returning_pk``, ``insert_together``, ``update_where`` and
+  ``lock_row`` write plain single-table statements from the model's
+  metadata, with each value prepared by its field (``get_db_prep_save``),
+  so they are right on SQLite and PostgreSQL.
 - ``update_then_insert`` writes a row (and makes more UPDATEs) only if a
   conditional UPDATE changed one (a code spent and its audit row; a push
   answered, its token's last use and the audit row): on PostgreSQL one
@@ -217,6 +217,22 @@ def _insert_objects_sql(objs: list[Model], connection) -> tuple[str, list]:
         for f in fields
     ]
     return sql, params
+
+
+def lock_row(model: type[Model], pk: Any, alias: str = "default") -> None:
+    """``SELECT … FOR UPDATE`` of one row by primary key, in the caller's
+    transaction; nothing where the database has no row locks (SQLite's
+    writing transaction holds the whole database)."""
+    connection = connections[alias]
+    if not connection.features.has_select_for_update:
+        return
+    qn, meta = connection.ops.quote_name, model._meta
+    # Only quoted names from the model are formatted in; the key is a parameter.
+    sql = (
+        f"SELECT 1 FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s FOR UPDATE"  # noqa: S608
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [meta.pk.get_db_prep_value(pk, connection)])
 
 
 def update_where(

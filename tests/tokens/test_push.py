@@ -581,3 +581,94 @@ def test_twenty_answers_at_once_decide_once(user, enroll):
     )
     assert sorted(r.outcome for r in rows).count("failure") == 19
     assert rows.exclude(outcome="failure").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twelve_creates_at_once_for_one_user_respect_the_cap(user, enroll):
+    """Twelve applications ask at once: the user's row is locked with the
+    look-up of their tokens, so no more than MAX_PENDING_PER_USER wait."""
+    import threading
+
+    from django.db import connection
+
+    from tokens.services.push.challenges import MAX_PENDING_PER_USER
+
+    enroll(user)
+    outcomes, barrier = [], threading.Barrier(12)
+
+    def attempt(n):
+        try:
+            barrier.wait()
+            outcomes.append(create(application=f"App {n}").state)
+        except ServiceError as refused:
+            outcomes.append(refused.code)
+        finally:
+            connection.close()  # this thread's
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("pending") == MAX_PENDING_PER_USER, outcomes
+    assert outcomes.count("push_pending_limit") == 12 - MAX_PENDING_PER_USER
+    assert PushChallenge.objects.filter(state="pending").count() == MAX_PENDING_PER_USER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_waits_while_another_holds_the_users_row(user, enroll):
+    """The cap's lock itself (PostgreSQL: SQLite's writer lock queues
+    creates anyway): a create for a user whose row another transaction holds
+    waits for it, then counts what that one wrote."""
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    enroll(user)
+    done = []
+
+    def second():
+        try:
+            done.append(create(application="Mail").state)
+        finally:
+            connection.close()  # this thread's
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Weaker than the create's own lock, so the challenge's foreign key
+        # (KEY SHARE) would not wait on it: only the create's lock does.
+        table = get_user_model()._meta.db_table
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE id = %s FOR NO KEY UPDATE",  # noqa: S608
+            [user.pk],
+        )
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(timeout=1.5)
+        assert waiting.is_alive() and not done  # queued on the user's row
+    waiting.join(timeout=10)
+    assert done == ["pending"]
+
+
+def test_a_create_is_three_statements(user, enroll):
+    """The tokens (locking the user's row), the recent requests, and the
+    challenge with its links and audit row (one statement on PostgreSQL)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    enroll(user)
+    with CaptureQueriesContext(connection) as queries:
+        create()
+    statements = [
+        q["sql"].split()[0]
+        for q in queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
+    ]
+    if connection.vendor == "postgresql":
+        assert statements == ["SELECT", "SELECT", "WITH"], statements
+        assert (
+            "FOR UPDATE OF" in queries[1]["sql"] or "FOR UPDATE OF" in queries[0]["sql"]
+        )
+    else:
+        assert statements == ["SELECT", "SELECT", "INSERT", "INSERT", "INSERT"]

@@ -7,13 +7,13 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from tokens.events import announce_challenge, announce_push_state
 from tokens.models import TAKES_PUSH, AuditEvent, PushChallenge, Token
-from tokens.prepared import PreparedSelect, insert_together
+from tokens.prepared import PreparedSelect, insert_together, lock_row
 from tokens.selectors import policy_default
 from tokens.services.audit import audit_record, audit_values
 from tokens.services.errors import ServiceError
@@ -33,10 +33,14 @@ _PUSHABLE = TAKES_PUSH & Q(device_public_key__isnull=False, policy__push_enabled
 # The storm's hot look-ups (bench/storm.py), compiled once per process
 # (``tokens.prepared``): a push's tokens, a relying application's own
 # challenge for its long-poll, and the fatigue check's recent challenges.
-_push_tokens = PreparedSelect(
-    lambda username: Token.objects.filter(
-        _PUSHABLE, user__username=username, user__is_active=True
-    ).select_related("policy"),
+# In a transaction: it also locks the user's row, so concurrent creates for
+# one user queue there (the per-user cap across applications holds).
+_push_tokens_locking_user = PreparedSelect(
+    lambda username: (
+        Token.objects.filter(_PUSHABLE, user__username=username, user__is_active=True)
+        .select_related("policy", "user")
+        .select_for_update(of=("user",))
+    ),
     "username",
 )
 _client_challenge = PreparedSelect(
@@ -57,10 +61,6 @@ _recent_challenges = PreparedSelect(
     "key",
     typed={"since": PushChallenge._meta.get_field("answered_at")},
 )
-
-
-def _push_tokens_of(username: str) -> list[Token]:
-    return _push_tokens(username=username)
 
 
 def push_tokens(user) -> list[Token]:
@@ -200,33 +200,32 @@ def push_create(
 
 def _create(username, application, source, ip, browser, client, tokens):
     key = fatigue_key(application)[:80]
-    if tokens is None:
-        tokens = _push_tokens_of(username)
-    if tokens:
-        user_id = tokens[0].user_id
-    else:  # nobody to ask: the challenge will simply expire
-        user_id = (
-            get_user_model()
-            .objects.filter(username=username, is_active=True)
-            .values_list("pk", flat=True)
-            .first()
-        )
-    policies = {t.policy_id: t.policy for t in tokens}.values() or [policy_default()]
-    now = timezone.now()
-    right, numbers = _numbers()
-    matching = any(p.number_matching for p in policies)
-    lifetime = timedelta(seconds=min(p.push_lifetime_seconds for p in policies))
     with transaction.atomic():
-        if user_id is not None and connection.features.has_select_for_update:
-            # Concurrent creates for one user queue here, so the per-user
-            # cap holds across applications (one application: the constraint).
-            # SQLite's transactions take the write lock at BEGIN: queued.
-            list(
+        # Concurrent creates for one user queue on the user's row, so the
+        # per-user cap holds across applications (one application: the
+        # constraint). SQLite's transactions take the write lock: queued.
+        locked = tokens is None
+        if tokens is None:
+            tokens = _push_tokens_locking_user(username=username)
+        if tokens:
+            user_id = tokens[0].user_id
+        else:  # nobody to ask: the challenge will simply expire
+            locked = False
+            user_id = (
                 get_user_model()
-                .objects.select_for_update()
-                .filter(pk=user_id)
-                .values_list("pk")
+                .objects.filter(username=username, is_active=True)
+                .values_list("pk", flat=True)
+                .first()
             )
+        if user_id is not None and not locked:
+            lock_row(get_user_model(), user_id)
+        policies = {t.policy_id: t.policy for t in tokens}.values() or [
+            policy_default()
+        ]
+        now = timezone.now()
+        right, numbers = _numbers()
+        matching = any(p.number_matching for p in policies)
+        lifetime = timedelta(seconds=min(p.push_lifetime_seconds for p in policies))
         _refuse_fatigue(username, key, policies, now)
         created = timezone.now()
         challenge = PushChallenge(
