@@ -66,10 +66,19 @@ application = with_process_header(router, os.environ.get("TESSERA_PROCESS_NAME",
 # Everything loaded by now (Django, the apps, their URL and model tables:
 # most of the heap) lives as long as the process. Freezing it keeps the
 # cyclic garbage collector from walking it again on every full collection,
-# which had taken 16% of a validation's CPU; collecting young objects less
-# often (every 10,000 allocations instead of 700) suits request-sized
-# garbage. A start-up collection first, so no garbage is frozen with it.
+# which had taken 16% of a validation's CPU. A start-up collection first, so
+# no garbage is frozen with it.
+#
+# Young objects are collected every 50,000 allocations (Python's default:
+# 700): request-sized garbage mostly dies by reference count first. A full
+# collection walks every open socket's objects: with 5,000 phones on a
+# process it held the loop for 0.5-0.6 s of CPU, and under the default
+# third threshold (10) one came in the middle of a login storm, on each
+# process, each time (bench/storm.py: p99 over a second at 100 logins/s).
+# With 100 it waits for 100 middle-generation collections (some 100 million
+# allocations), and cycles that outlived two collections wait that long to
+# be freed (the storm: +16 MB a process over 4,000 logins, freed then).
 _ = get_resolver().url_patterns  # imports every view now, to be frozen too
 gc.collect()
 gc.freeze()
-gc.set_threshold(10_000, 10, 10)
+gc.set_threshold(50_000, 20, 100)
