@@ -107,7 +107,10 @@ class Pool:
         return conn
 
     def give(self, conn: Connection) -> None:
-        self.free.append(conn)
+        if conn.closing:  # the server closes it after this answer
+            conn.writer.close()
+        else:
+            self.free.append(conn)
 
 
 async def one_login(pool, key, username, numbers, legs, results) -> None:

@@ -142,6 +142,7 @@ class Connection:
     def __init__(self, port: int, ssl=None):
         self.port = port
         self.ssl = ssl  # an SSLContext: speak https to a TLS proxy
+        self.closing = False  # the server said "Connection: close"
 
     async def open(self):
         if self.ssl is None:
@@ -160,12 +161,17 @@ class Connection:
         if key:
             head += f"Authorization: Bearer {key}\r\n"
         self.writer.write(head.encode() + b"\r\n" + body)
-        status = int((await self.reader.readline()).split()[1])
+        first = await self.reader.readline()
+        if not first:
+            raise ConnectionResetError("the server closed the connection")
+        status = int(first.split()[1])
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode().partition(":")
             if name.lower() == "content-length":
                 length = int(value)
+            elif name.lower() == "connection" and value.strip().lower() == "close":
+                self.closing = True  # nginx does after 1,000 requests
         return status, await self.reader.readexactly(length)
 
 
@@ -191,6 +197,10 @@ async def run_scenario(port, seconds, concurrency, make_request, check, ssl=None
             latencies.append(end - start)
             if not check(i, status, payload):
                 errors += 1
+            if conn.closing:
+                conn.writer.close()
+                conn = Connection(port, ssl)
+                await conn.open()
         conn.writer.close()
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
