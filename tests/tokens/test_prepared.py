@@ -20,6 +20,20 @@ links = PreparedSelect(
 )
 
 
+def pending_challenge(user, now) -> PushChallenge:
+    """An unsaved pending request of alice's for VPN."""
+    from datetime import timedelta
+
+    return PushChallenge(
+        user=user,
+        username="alice",
+        application="VPN",
+        application_key="vpn",
+        created_at=now,
+        expires_at=now + timedelta(minutes=2),
+    )
+
+
 def test_a_typed_parameter_is_prepared_by_its_field(user, enroll):
     phone, tablet = enroll(user), enroll(user)
     challenge = push_create(username="alice", application="VPN", source="test")
@@ -105,7 +119,6 @@ def test_insert_together_writes_rows_that_refer_to_each_other_at_once(user, enro
     """A push's challenge, its links and its audit row: one statement on
     PostgreSQL (the links refer to the challenge inserted beside them), one
     a list elsewhere; and a refused row refuses them all."""
-    from datetime import timedelta
 
     from django.db import IntegrityError, connection, transaction
     from django.test.utils import CaptureQueriesContext
@@ -120,14 +133,7 @@ def test_insert_together_writes_rows_that_refer_to_each_other_at_once(user, enro
     now = timezone.now()
 
     def challenge():
-        return PushChallenge(
-            user=user,
-            username="alice",
-            application="VPN",
-            application_key="vpn",
-            created_at=now,
-            expires_at=now + timedelta(minutes=2),
-        )
+        return pending_challenge(user, now)
 
     first = challenge()
     audit = AuditEvent(**audit_values(action="push.create", outcome="info"))
@@ -163,7 +169,6 @@ def test_update_then_insert_makes_its_other_updates_only_after_a_change(user, en
     """A push answered: the challenge's conditional UPDATE, the token's last
     use and the audit row; one statement on PostgreSQL, and nothing at all
     when the first UPDATE finds no row (a second answer)."""
-    from datetime import timedelta
 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -177,14 +182,8 @@ def test_update_then_insert_makes_its_other_updates_only_after_a_change(user, en
     token = Token.objects.get(serial=phone.serial)
     Token.objects.filter(pk=token.pk).update(failure_count=3, last_used_at=None)
     now = timezone.now()
-    challenge = PushChallenge.objects.create(
-        user=user,
-        username="alice",
-        application="VPN",
-        application_key="vpn",
-        created_at=now,
-        expires_at=now + timedelta(minutes=2),
-    )
+    challenge = pending_challenge(user, now)
+    challenge.save()
 
     def answer() -> bool:
         return update_then_insert(
