@@ -69,16 +69,18 @@ application = with_process_header(router, os.environ.get("TESSERA_PROCESS_NAME",
 # which had taken 16% of a validation's CPU. A start-up collection first, so
 # no garbage is frozen with it.
 #
-# Young objects are collected every 50,000 allocations (Python's default:
-# 700): request-sized garbage mostly dies by reference count first. A full
+# Young objects are collected every 10,000 allocations (Python's default:
+# 700): request-sized garbage mostly dies by reference count first (50,000
+# doubled a validation's p99: each collection held the loop longer). A full
 # collection walks every open socket's objects: with 5,000 phones on a
-# process it held the loop for 0.5-0.6 s of CPU, and under the default
-# third threshold (10) one came in the middle of a login storm, on each
-# process, each time (bench/storm.py: p99 over a second at 100 logins/s).
-# With 100 it waits for 100 middle-generation collections (some 100 million
-# allocations), and cycles that outlived two collections wait that long to
-# be freed (the storm: +16 MB a process over 4,000 logins, freed then).
+# process it held the loop for 0.5-0.6 s of CPU, and with a third threshold
+# of 10 one came in the middle of a login storm, on each process, each time
+# (bench/storm.py: p99 over a second at 100 logins/s). Now it waits for 100
+# middle-generation collections of 20 young ones each (some 20 million
+# allocations; none came during a storm), and cycles that outlived two
+# collections wait that long to be freed (the storm: +16 MB a process over
+# about 4,500 logins, freed then).
 _ = get_resolver().url_patterns  # imports every view now, to be frozen too
 gc.collect()
 gc.freeze()
-gc.set_threshold(50_000, 20, 100)
+gc.set_threshold(10_000, 20, 100)

@@ -19,7 +19,7 @@ from tokens.api import serializers as s
 def test_start_up_heap_is_frozen():
     assert gc.get_freeze_count() > 10_000
     # Full collections wait for 100 middle-generation ones (see config.asgi).
-    assert gc.get_threshold() == (50_000, 20, 100)
+    assert gc.get_threshold() == (10_000, 20, 100)
 
 
 def test_daphne_builds_requests_that_leave_forms_to_django():
