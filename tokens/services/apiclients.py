@@ -68,13 +68,16 @@ def _digest(key) -> str | None:
     return crypto.sha256_hex(key.encode())
 
 
+def _remembered(digest: str | None) -> ApiClient | None:
+    cached = _cache.get(digest) if digest else None
+    return cached[1] if cached and cached[0] > time.monotonic() else None
+
+
 def api_client_remembered(key: str) -> ApiClient | None:
     """The client this key authenticated on this process within the last
     ``CACHE_SECONDS``, from memory (no database, so callable on an event
     loop); None when it must be looked up (``api_client_authenticate``)."""
-    digest = _digest(key)
-    cached = _cache.get(digest) if digest else None
-    return cached[1] if cached and cached[0] > time.monotonic() else None
+    return _remembered(_digest(key))
 
 
 def api_client_authenticate(key: str) -> ApiClient | None:
@@ -82,7 +85,7 @@ def api_client_authenticate(key: str) -> ApiClient | None:
     digest = _digest(key)
     if digest is None:
         return None
-    if remembered := api_client_remembered(key):
+    if remembered := _remembered(digest):
         return remembered
     client = ApiClient.objects.filter(key_digest=digest, is_active=True).first()
     if client is None or not crypto.constant_time_equal(client.key_digest, digest):

@@ -128,19 +128,22 @@ def push_answer(
         # on PostgreSQL); one that writes more first (a wrong PIN's count,
         # the first proof, a fingerprint's count, an expiry, a fraud report)
         # is one transaction.
-        writes_more = _writes_more(challenge, token, decision, otp, proves)
+        # One moment for both, so an expiry seen is an expiry planned for.
+        now = timezone.now()
+        writes_more = _writes_more(challenge, token, decision, otp, proves, now)
         with transaction.atomic() if writes_more else nullcontext():
             refusal = _refusal_by_state(
-                challenge, token, decision, otp, proves, message, webauthn, source
+                challenge, token, decision, otp, proves, message, webauthn, source, now
             )
             if refusal is None:
-                audit.update(
-                    decision=decision,
-                    pin_proof=bool(otp),
-                    webauthn=decision == "approve" and uv_required(token),
-                )
+                decided = {
+                    **audit,
+                    "decision": decision,
+                    "pin_proof": bool(otp),
+                    "webauthn": decision == "approve" and uv_required(token),
+                }
                 result = _decide(
-                    challenge, token, decision, number_text, signature, audit
+                    challenge, token, decision, number_text, signature, decided
                 )
                 if result is None:  # another answer came first
                     refusal = ServiceError(
@@ -149,18 +152,12 @@ def push_answer(
                         status=409,
                     )
             if refusal is not None:
-                _audit_refusal(audit, refusal)
+                audit_record(**audit, outcome="failure", error=refusal.code)
     else:
-        _audit_refusal(audit, refusal)
+        audit_record(**audit, outcome="failure", error=refusal.code)
     if refusal is not None:
         raise refusal
     return result
-
-
-def _audit_refusal(audit: dict, refusal: ServiceError) -> None:
-    for name in ("decision", "pin_proof", "webauthn"):
-        audit.pop(name, None)
-    audit_record(**audit, outcome="failure", error=refusal.code)
 
 
 def _refusal_by_sender(link, signature, message: str) -> ServiceError | None:
@@ -184,25 +181,25 @@ def _refusal_by_sender(link, signature, message: str) -> ServiceError | None:
     return None
 
 
-def _writes_more(challenge, token, decision: str, otp: str, proves: bool) -> bool:
+def _writes_more(challenge, token, decision: str, otp: str, proves: bool, now) -> bool:
     """Whether answering may write more than the answer and its audit row."""
     if challenge.state != S.PENDING:
         return False  # refused as already answered: its audit row alone
     return bool(
         decision == "fraud"
-        or challenge.expires_at <= timezone.now()
+        or challenge.expires_at <= now
         or (otp and decision == "approve" and not (proves and token.push_proof))
         or (decision == "approve" and uv_required(token))
     )
 
 
 def _refusal_by_state(
-    challenge, token, decision, otp, proves, message, webauthn, source
+    challenge, token, decision, otp, proves, message, webauthn, source, now
 ) -> ServiceError | None:
     """Refusals by the request's time, the PIN's proof and the fingerprint."""
     if challenge.state != S.PENDING:
         return None  # _decide finds it answered
-    if challenge.expires_at <= timezone.now():
+    if challenge.expires_at <= now:
         challenge_expire(challenge)
         return ServiceError("expired", "This request has expired.", status=410)
     # A fraud report locks tokens: a copy of the phone's storage must not do

@@ -204,13 +204,13 @@ def _create(username, application, source, ip, browser, client, tokens):
         # Concurrent creates for one user queue on the user's row, so the
         # per-user cap holds across applications (one application: the
         # constraint). SQLite's transactions take the write lock: queued.
-        locked = tokens is None
+        locked = False
         if tokens is None:
             tokens = _push_tokens_locking_user(username=username)
+            locked = bool(tokens)  # the look-up locked the user's row
         if tokens:
             user_id = tokens[0].user_id
         else:  # nobody to ask: the challenge will simply expire
-            locked = False
             user_id = (
                 get_user_model()
                 .objects.filter(username=username, is_active=True)
