@@ -54,8 +54,9 @@ export class DeviceSocket extends EventTarget {
     this.ready = new Set();
     addEventListener("online", () => this.reconnectNow());
     // A socket that outlives the network only fails later: drop it now, and
-    // the backoff loop reconnects (at once on "online").
-    addEventListener("offline", () => this.ws?.close());
+    // the backoff loop reconnects (at once on "online"). Not by waiting for
+    // its close event: the closing handshake needs the network that is gone.
+    addEventListener("offline", () => this.drop(this.ws));
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && !this.isOpen()) this.reconnectNow();
     });
@@ -66,7 +67,9 @@ export class DeviceSocket extends EventTarget {
   }
 
   async start() {
-    if (this.ws || !(await pushRecords()).length) return;
+    if (this.ws) return;
+    const records = await pushRecords();
+    if (this.ws || !records.length) return; // another start() won the wait
     this.connect();
   }
 
@@ -75,6 +78,7 @@ export class DeviceSocket extends EventTarget {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.addEventListener("message", (event) => {
+      if (this.ws !== ws) return; // dropped, still closing
       let data;
       try {
         data = JSON.parse(event.data);
@@ -83,18 +87,23 @@ export class DeviceSocket extends EventTarget {
       }
       this.handle(data).catch((error) => console.warn("device socket:", error.message));
     });
-    ws.addEventListener("close", () => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.ready.clear();
-      this.emit("status", "offline");
-      for (const { reject } of this.waiting.values()) reject(new api.ApiError("offline", "The connection was lost."));
-      this.waiting.clear();
-      pushRecords().then((records) => {
-        if (this.ws === null && keepsTrying(records)) {
-          this.timer = setTimeout(() => this.start(), nextDelay(this.attempt++));
-        }
-      });
+    ws.addEventListener("close", () => this.drop(ws));
+  }
+
+  // The socket is gone (closed, or given up for lost): say so, fail what
+  // waited on it, and try again later while a token here takes pushes.
+  drop(ws) {
+    if (!ws || this.ws !== ws) return;
+    this.ws = null;
+    ws.close();
+    this.ready.clear();
+    this.emit("status", "offline");
+    for (const { reject } of this.waiting.values()) reject(new api.ApiError("offline", "The connection was lost."));
+    this.waiting.clear();
+    pushRecords().then((records) => {
+      if (this.ws === null && keepsTrying(records)) {
+        this.timer = setTimeout(() => this.start(), nextDelay(this.attempt++));
+      }
     });
   }
 
