@@ -43,10 +43,15 @@ from redis.asyncio import BlockingConnectionPool
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]: the group; ARGV[1]: memberships added before this are stale.
+# KEYS[1]: the group; ARGV[1]: memberships added before this are stale;
+# ARGV[2]: "1" if the group ends with this message (``group_send_last``).
 _GROUP_MEMBERS = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+if ARGV[2] == '1' then
+    redis.call('DEL', KEYS[1])
+end
+return members
 """
 
 # KEYS: channel keys; ARGV: a message for each, a capacity for each, then the
@@ -82,6 +87,12 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):
             return
         self._last_sweep = now
         super()._clean_expired()
+
+    async def group_send_last(self, group, message):
+        """``group_send``, and the group ends: its members are out of it
+        without leaving (see tokens.events)."""
+        await self.group_send(group, message)
+        self.groups.pop(group, None)
 
 
 class _Failed:
@@ -202,11 +213,19 @@ class RedisLayer(RedisChannelLayer):
             await pipe.execute()
 
     async def group_send(self, group, message):
+        await self._group_send(group, message, last=False)
+
+    async def group_send_last(self, group, message):
+        """``group_send``, and the group ends in the same script: its members
+        are out of it without a trip of their own (see tokens.events)."""
+        await self._group_send(group, message, last=True)
+
+    async def _group_send(self, group, message, *, last: bool):
         assert self.require_valid_group_name(group), "Group name not valid"
         connection = self.connection(self.consistent_hash(group))
         members = await connection.register_script(_GROUP_MEMBERS)(
             keys=[self._group_key(group)],
-            args=[int(time.time()) - self.group_expiry],
+            args=[int(time.time()) - self.group_expiry, "1" if last else "0"],
         )
         by_connection, messages, capacities = self._map_channel_keys_to_connection(
             [member.decode("utf8") for member in members], message

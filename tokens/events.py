@@ -19,7 +19,20 @@ def token_group(serial: str) -> str:
 
 async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
     for group, message in messages:
+        if message.get(ENDS_GROUP):
+            send_last = getattr(layer, "group_send_last", None)
+            if send_last is not None:
+                await send_last(group, message)
+                continue
+            # A layer without it: the members leave the group themselves.
+            message = {k: v for k, v in message.items() if k != ENDS_GROUP}
         await layer.group_send(group, message)
+
+
+# In an announcement that is its group's last (a push's outcome): the layer
+# ends the group as it sends (config.layers), so whoever receives it is out
+# of the group already and need not leave it (a trip to Redis each).
+ENDS_GROUP = "ends_group"
 
 
 # The announcements of the work a worker thread runs for an event loop
@@ -121,8 +134,14 @@ def announce_push_state(
 ) -> None:
     """Tell everyone following the challenge its outcome: the waiting page or
     API call (with the approving serial and the fraud flag) and the devices it
-    was delivered to (they joined the same group), which close the request."""
-    message = {"type": "push.state", "id": str(challenge_id), "state": state}
+    was delivered to (they joined the same group), which close the request.
+    The group ends with it."""
+    message = {
+        "type": "push.state",
+        "id": str(challenge_id),
+        "state": state,
+        ENDS_GROUP: True,  # every push.state is an outcome: nothing follows
+    }
     if fraud:
         message["fraud"] = True
     if answered_by:

@@ -86,6 +86,32 @@ def test_group_send_reaches_every_process_and_the_stock_layer(redis_url):
     run_async(run)
 
 
+def test_a_last_group_send_ends_the_group_as_it_sends(redis_url):
+    """``group_send_last`` (a push's outcome): every member gets it, on our
+    layer and the stock one, and the group is gone in the same script."""
+    url, _ = redis_url
+
+    async def run():
+        ours, theirs = layer_for(url), layer_for(url)
+        stock = RedisChannelLayer(hosts=[{"address": url}])
+        a, c, s = [await layer.new_channel() for layer in (ours, theirs, stock)]
+        for channel in (a, c, s):
+            await ours.group_add("push.2", channel)
+        await ours.group_add("push.3", a)  # another group is not touched
+        await ours.group_send_last("push.2", {"type": "x", "n": 1})
+        for layer, channel in ((ours, a), (theirs, c), (stock, s)):
+            assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 1
+        redis = ours.connection(0)
+        assert not await redis.exists(ours._group_key("push.2"))
+        assert await redis.zcard(ours._group_key("push.3")) == 1
+        await ours.group_send("push.2", {"type": "x", "n": 2})  # nobody left
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ours.receive(a), 0.5)
+        await ours.flush()
+
+    run_async(run)
+
+
 def test_a_message_costs_one_command_to_read(redis_url):
     """The reader takes what waits in one BZMPOP; a group send is two
     scripts run by digest, a group add one pipelined trip."""

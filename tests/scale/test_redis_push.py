@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 import websockets
+from redis import Redis
 
 from tests.servers import free_port, start_daphne, start_redis, stop
 from tests.ws.test_token_status import run_async
@@ -32,7 +33,10 @@ def two_servers(transactional_db):
     try:
         for name, port in zip("ab", ports, strict=True):
             servers.append(start_daphne(port, env, f"server-{name}.log"))
-        yield [f"127.0.0.1:{port}" for port in ports]
+        yield [
+            *(f"127.0.0.1:{port}" for port in ports),
+            Redis(port=redis_port),
+        ]
     finally:
         for process in servers:
             stop(process)
@@ -51,7 +55,7 @@ def call(host, key, method, path, body=None):
 
 
 def test_a_push_and_its_answer_cross_server_processes(two_servers, user, enroll):
-    a, b = two_servers
+    a, b, redis = two_servers
     device = enroll(user)
     _, key = api_client_create(name="VPN", actor="test")
     outcome = {}
@@ -69,6 +73,7 @@ def test_a_push_and_its_answer_cross_server_processes(two_servers, user, enroll)
             # Idle longer than redis-py 8's default 5 s read timeout, which
             # would kill every idle consumer (channels_redis issue 422).
             await asyncio.sleep(7)
+            redis.config_resetstat()
             # Created on B ...
             started = await asyncio.to_thread(
                 call,
@@ -95,7 +100,14 @@ def test_a_push_and_its_answer_cross_server_processes(two_servers, user, enroll)
             )
             result = json.loads(await asyncio.wait_for(socket.recv(), 10))
             assert result["state"] == "approved"
+            closed = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert (closed["type"], closed["state"]) == ("challenge.closed", "approved")
             await asyncio.to_thread(waiter.join, 30)
+            # The outcome ended the push's group as it was sent: the phone
+            # and the long-poll, each in it, left without a command of their
+            # own (asked while the phone is still connected).
+            assert not redis.exists(f"asgi:group:push.{started['id']}")
+            assert "cmdstat_zrem" not in redis.info("commandstats")
             return started
 
     started = run_async(run)
@@ -159,7 +171,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def test_a_login_page_on_one_process_follows_an_answer_on_the_other(
     two_servers, user, enroll
 ):
-    a, b = two_servers
+    a, b, _ = two_servers
     device = enroll(user)
     browser = Browser(b)
     assert browser.post("/login/", {"username": "alice"})[1] == "/login/continue/"
@@ -201,7 +213,7 @@ def test_a_login_page_on_one_process_follows_an_answer_on_the_other(
 def test_login_throttles_hold_across_processes(two_servers, user, enroll):
     """Ten wrong passwords per address and user in five minutes, counted
     together by both processes (the cache is in Redis too)."""
-    a, b = two_servers
+    a, b, _ = two_servers
     enroll(user)
     browsers = [Browser(a), Browser(b)]
     for browser in browsers:

@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from tests.ws.test_token_status import run_async
 from tokens.consumers import PUSH_SESSION_KEY, DeviceConsumer, PushStatusConsumer
+from tokens.events import push_group
 from tokens.models import PushChallenge
 from tokens.services.push import push_create
 
@@ -142,6 +144,8 @@ def test_malformed_frames_get_an_error_not_a_crash(user, enroll):
 
 def test_the_first_valid_answer_wins_and_a_second_is_ignored(user, enroll):
     phone, tablet = enroll(user), enroll(user)
+    layer = get_channel_layer()
+    left = []
 
     async def run():
         a, b = device_socket(), device_socket()
@@ -150,6 +154,14 @@ def test_the_first_valid_answer_wins_and_a_second_is_ignored(user, enroll):
         challenge = await create()
         for comm in (a, b):
             assert (await comm.receive_json_from())["id"] == str(challenge.pk)
+        assert len(layer.groups[push_group(challenge.pk)]) == 2  # both follow it
+        discard = layer.group_discard
+
+        async def counted(group, channel):
+            left.append(group)
+            await discard(group, channel)
+
+        layer.group_discard = counted
         await a.send_json_to(
             phone.answer_frame(str(challenge.pk), "approve", challenge.number)
         )
@@ -166,13 +178,19 @@ def test_the_first_valid_answer_wins_and_a_second_is_ignored(user, enroll):
         }
         assert await a.receive_json_from() == closed
         assert await b.receive_json_from() == closed
+        # The outcome ended the push's group as it was sent: neither device
+        # had to leave it.
+        assert push_group(challenge.pk) not in layer.groups and left == []
         await b.send_json_to(tablet.answer_frame(str(challenge.pk), "deny", ""))
         late = await b.receive_json_from()
         assert (late["error"], late["id"]) == ("already_answered", str(challenge.pk))
         await a.disconnect()
         await b.disconnect()
 
-    run_async(run)
+    try:
+        run_async(run)
+    finally:
+        layer.__dict__.pop("group_discard", None)
     assert PushChallenge.objects.get().state == "approved"
 
 

@@ -16,6 +16,7 @@ from tokens.addresses import scope_ip
 from tokens.consumers.frames import MAX_FRAME, frame_problem
 from tokens.dispatch import TOO_BIG, DirectDispatch
 from tokens.events import (
+    ENDS_GROUP,
     announcing,
     device_group,
     push_group,
@@ -249,9 +250,10 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     async def push_state(self, event):
         if event["id"] in self.challenges:
             self.challenges.discard(event["id"])
-            await self.channel_layer.group_discard(
-                push_group(event["id"]), self.channel_name
-            )
+            if not event.get(ENDS_GROUP):  # else the group is gone already
+                await self.channel_layer.group_discard(
+                    push_group(event["id"]), self.channel_name
+                )
         await self.send_json(
             {"type": "challenge.closed", "id": event["id"], "state": event["state"]}
         )

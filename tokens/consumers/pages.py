@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from tokens.dispatch import DirectDispatch
-from tokens.events import push_group, token_group
+from tokens.events import ENDS_GROUP, push_group, token_group
 from tokens.selectors import token_states
 from tokens.services.push import (
     push_expire_if_due,
@@ -99,6 +99,8 @@ class PushStatusConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "detail": "This socket only sends."})
 
     async def push_state(self, event):
+        if event.get(ENDS_GROUP):
+            self.group = None  # gone with this message: nothing to leave
         message = {"type": "push", "state": event["state"]}
         if event.get("fraud"):
             message["fraud"] = True

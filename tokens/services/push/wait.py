@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from tokens.events import push_group
+from tokens.events import ENDS_GROUP, push_group
 from tokens.services.push.challenges import push_for_client, push_state_now
 
 
@@ -44,6 +44,7 @@ async def wait_for_outcome(
     channel = await layer.new_channel()
     group = push_group(challenge_id)
     await layer.group_add(group, channel)
+    ended = False  # the group ended with the message that came
     try:
         now = await database_sync_to_async(outcome_now)(challenge_id, client, source)
         if now is None or now["state"] != "pending" or wait <= 0:
@@ -56,10 +57,12 @@ async def wait_for_outcome(
                 while True:
                     message = await layer.receive(channel)
                     if message.get("type") == "push.state":
+                        ended = bool(message.get(ENDS_GROUP))
                         return status_body(challenge, message["state"], message)
         except TimeoutError:
             pass
         later = await database_sync_to_async(outcome_now)(challenge_id, client, source)
         return status_body(later["challenge"], later["state"])
     finally:
-        await layer.group_discard(group, channel)
+        if not ended:
+            await layer.group_discard(group, channel)
