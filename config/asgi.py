@@ -19,7 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import get_resolver, re_path  # noqa: E402
 
-from config import daphne_http, daphne_server  # noqa: E402
+from config import daphne_http  # noqa: E402
 from config.handlers import PooledSyncASGIHandler  # noqa: E402
 from config.process_header import with_process_header  # noqa: E402
 from radius.server import start_with_server as start_radius  # noqa: E402
@@ -31,7 +31,6 @@ from tokens.routing import (  # noqa: E402
 )
 
 daphne_http.install()
-daphne_server.install()
 start_radius()  # RADIUS on daphne's loop, beside the websockets
 django_sync_app = PooledSyncASGIHandler()
 channels_http_app = URLRouter(http_urlpatterns)
