@@ -28,8 +28,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return False
         if connection.info.transaction_status != pq.TransactionStatus.IDLE:
             return False
+        # poll, not select: a process holding thousands of sockets (phones)
+        # gives its database connections descriptors above select's 1,024,
+        # where select raises: every request's check failed and replaced the
+        # connection (a login storm reconnected for each answer).
+        poller = select.poll()
         try:
-            waiting, _, _ = select.select([connection.fileno()], [], [], 0)
+            poller.register(connection.fileno(), select.POLLIN)
+            waiting = poller.poll(0)
         except (OSError, ValueError):
             return False
         # Something unasked-for is waiting: most likely the server's goodbye,

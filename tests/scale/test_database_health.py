@@ -60,6 +60,35 @@ def test_an_ended_session_is_replaced_before_a_request_uses_it(transactional_db)
     assert backend_pid() != pid  # a new session, and no error on the way
 
 
+def test_a_connection_above_a_thousand_descriptors_is_checked_too(transactional_db):
+    """A process with thousands of phones' sockets opens its database
+    connections on descriptors above 1,024, beyond select()'s reach: the
+    check must still find them usable (it had replaced every one of them at
+    each request's first query)."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 1200:
+        pytest.skip("the process may not open 1,200 descriptors")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        connection.close()
+        pid = backend_pid()  # a new connection, on a descriptor above 1,100
+        assert connection.connection.fileno() > 1024
+        connection.health_check_enabled, connection.health_check_done = True, False
+        connection.close_if_health_check_failed()
+        assert backend_pid() == pid  # kept, not replaced
+    finally:
+        for fd in held:
+            os.close(fd)
+        connection.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_a_connection_inside_a_transaction_is_not_taken_for_idle(transactional_db):
     from django.db import transaction
 
