@@ -9,8 +9,9 @@ it, a quarter of the whole answer's latency, and the same again for every
 challenge delivered to a device.
 
 Tessera's consumers reach the database only through
-``database_sync_to_async``, which closes stale connections in the database
-thread itself, before and after each call. So the per-message hop bought
+``tokens.threads.on_db_thread`` (Channels' ``DatabaseSyncToAsync``), which
+closes stale connections in the database thread itself, before and after
+each call. So the per-message hop bought
 nothing here; ``DirectDispatch`` dispatches as Channels did before it.
 
 A frame whose handling fails unexpectedly closes that socket with 4011 and

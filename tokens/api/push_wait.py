@@ -13,7 +13,6 @@ import json
 import uuid
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
@@ -25,6 +24,7 @@ from tokens.services.apiclients import (
 )
 from tokens.services.audit import audit_record
 from tokens.services.push.wait import wait_for_outcome
+from tokens.threads import on_db_thread
 
 MAX_WAIT = 25
 
@@ -121,9 +121,9 @@ class PushStatusConsumer(_NoChannel, DirectDispatch, AsyncHttpConsumer):
         key = _bearer(self.scope)
         client = api_client_remembered(key) if key else None
         if key and client is None:
-            client = await database_sync_to_async(api_client_authenticate)(key)
+            client = await on_db_thread(api_client_authenticate)(key)
         if client is None:
-            await database_sync_to_async(audit_record)(
+            await on_db_thread(audit_record)(
                 action="api.unauthorized",
                 outcome="failure",
                 source="api",

@@ -7,7 +7,6 @@ import asyncio
 import secrets
 from collections import Counter
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -30,6 +29,7 @@ from tokens.services.push import (
     push_pending_payloads,
 )
 from tokens.services.tokeninfo import token_info as signed_token_info
+from tokens.threads import on_db_thread
 from tokens.wire import loads_bounded
 
 
@@ -58,7 +58,7 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         self.address = scope_ip(self.scope) or "unknown"
         if self.open_per_address[self.address] >= settings.TESSERA_WS_PER_ADDRESS:
             self.address = None  # not counted: this socket never opened
-            await database_sync_to_async(audit_record)(
+            await on_db_thread(audit_record)(
                 action="device.socket_refused",
                 outcome="failure",
                 source="device-ws",
@@ -94,7 +94,7 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
                 push_group(challenge_id), self.channel_name
             )
         if getattr(self, "failures", 0):
-            await database_sync_to_async(audit_record)(
+            await on_db_thread(audit_record)(
                 action="device.frames_refused",
                 outcome="failure",
                 serial=",".join(sorted(self.serials))[:16],
@@ -145,7 +145,7 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             await self.error("too_many_tokens", "Too many tokens on one socket.")
             return
         try:
-            token = await database_sync_to_async(device_authenticate)(
+            token = await on_db_thread(device_authenticate)(
                 serial=serial,
                 nonce=self.nonce,
                 signature=content.get("signature"),
@@ -172,12 +172,10 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "ready", "serial": token.serial})
         if content.get("info") is True:  # the device asked for token.info
             self.informed.add(token.serial)
-            info = await database_sync_to_async(signed_token_info)(token)
+            info = await on_db_thread(signed_token_info)(token)
             if info:
                 await self.send_json(info)
-        for payload in await database_sync_to_async(push_pending_payloads)(
-            [token.serial]
-        ):
+        for payload in await on_db_thread(push_pending_payloads)([token.serial]):
             await self.deliver(payload)
 
     async def answer(self, content):
@@ -192,7 +190,7 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            result, announced = await database_sync_to_async(announcing(push_answer))(
+            result, announced = await on_db_thread(announcing(push_answer))(
                 challenge_id=content.get("id"),
                 serial=content.get("serial"),
                 decision=content.get("decision"),

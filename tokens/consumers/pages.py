@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from tokens.services.push import (
     push_expire_if_due,
     push_status,
 )
+from tokens.threads import on_db_thread
 
 WATCH_SESSION_KEY = "tessera_watch_serials"
 PUSH_SESSION_KEY = "tessera_push"
@@ -41,9 +41,7 @@ class TokenStatusConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         for serial in self.serials:
             await self.channel_layer.group_add(token_group(serial), self.channel_name)
         await self.accept()
-        for serial, state in (
-            await database_sync_to_async(token_states)(self.serials)
-        ).items():
+        for serial, state in (await on_db_thread(token_states)(self.serials)).items():
             await self.send_json({"type": "token", "serial": serial, "state": state})
 
     async def disconnect(self, code):
@@ -76,7 +74,7 @@ class PushStatusConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         self.group = push_group(self.challenge_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        state, expires_at = await database_sync_to_async(push_status)(self.challenge_id)
+        state, expires_at = await on_db_thread(push_status)(self.challenge_id)
         await self.send_json({"type": "push", "state": state})
         if state == "pending" and expires_at is not None:
             self.timer = asyncio.create_task(self.expire_at(expires_at))
@@ -84,7 +82,7 @@ class PushStatusConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     async def expire_at(self, expires_at):
         await asyncio.sleep(max(0.0, (expires_at - timezone.now()).total_seconds()))
         await asyncio.sleep(0.05)
-        state = await database_sync_to_async(push_expire_if_due)(self.challenge_id)
+        state = await on_db_thread(push_expire_if_due)(self.challenge_id)
         if state == "expired":
             await self.send_json({"type": "push", "state": state})
 

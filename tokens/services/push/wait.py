@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from tokens.events import ENDS_GROUP, push_group
 from tokens.services.push.challenges import push_for_client, push_state_now
+from tokens.threads import on_db_thread
 
 
 def status_body(challenge, state: str, message: dict | None = None) -> dict:
@@ -46,7 +46,7 @@ async def wait_for_outcome(
     await layer.group_add(group, channel)
     ended = False  # the group ended with the message that came
     try:
-        now = await database_sync_to_async(outcome_now)(challenge_id, client, source)
+        now = await on_db_thread(outcome_now)(challenge_id, client, source)
         if now is None or now["state"] != "pending" or wait <= 0:
             return now and status_body(now["challenge"], now["state"])
         challenge = now["challenge"]
@@ -61,7 +61,7 @@ async def wait_for_outcome(
                         return status_body(challenge, message["state"], message)
         except TimeoutError:
             pass
-        later = await database_sync_to_async(outcome_now)(challenge_id, client, source)
+        later = await on_db_thread(outcome_now)(challenge_id, client, source)
         return status_body(later["challenge"], later["state"])
     finally:
         if not ended:
