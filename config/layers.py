@@ -37,6 +37,7 @@ import asyncio
 import logging
 import time
 
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 from redis.asyncio import BlockingConnectionPool
@@ -88,11 +89,18 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):
         self._last_sweep = now
         super()._clean_expired()
 
-    async def group_send_last(self, group, message):
-        """``group_send``, and the group ends: its members are out of it
-        without leaving (see tokens.events)."""
-        await self.group_send(group, message)
-        self.groups.pop(group, None)
+    async def group_send_last(self, group, message, *, skip: str = ""):
+        """``group_send`` to every member but ``skip`` (who knows already),
+        and the group ends: its members are out of it without leaving (see
+        tokens.events)."""
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in self.groups.pop(group, {}):
+            if channel != skip:
+                try:
+                    await self.send(channel, message)
+                except ChannelFull:
+                    pass
 
 
 class _Failed:
@@ -215,20 +223,22 @@ class RedisLayer(RedisChannelLayer):
     async def group_send(self, group, message):
         await self._group_send(group, message, last=False)
 
-    async def group_send_last(self, group, message):
-        """``group_send``, and the group ends in the same script: its members
-        are out of it without a trip of their own (see tokens.events)."""
-        await self._group_send(group, message, last=True)
+    async def group_send_last(self, group, message, *, skip: str = ""):
+        """``group_send`` to every member but ``skip`` (who knows already),
+        and the group ends in the same script: its members are out of it
+        without a trip of their own (see tokens.events)."""
+        await self._group_send(group, message, last=True, skip=skip)
 
-    async def _group_send(self, group, message, *, last: bool):
+    async def _group_send(self, group, message, *, last: bool, skip: str = ""):
         assert self.require_valid_group_name(group), "Group name not valid"
         connection = self.connection(self.consistent_hash(group))
         members = await connection.register_script(_GROUP_MEMBERS)(
             keys=[self._group_key(group)],
             args=[int(time.time()) - self.group_expiry, "1" if last else "0"],
         )
+        channels = [member.decode("utf8") for member in members]
         by_connection, messages, capacities = self._map_channel_keys_to_connection(
-            [member.decode("utf8") for member in members], message
+            [channel for channel in channels if channel != skip], message
         )
         for index, keys in by_connection.items():
             connection = self.connection(index)

@@ -17,12 +17,12 @@ def token_group(serial: str) -> str:
     return f"token.{serial}"
 
 
-async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+async def _send_all(layer, messages: list[tuple[str, dict]], skip: str = "") -> None:
     for group, message in messages:
         if message.get(ENDS_GROUP):
             send_last = getattr(layer, "group_send_last", None)
             if send_last is not None:
-                await send_last(group, message)
+                await send_last(group, message, skip=skip)
                 continue
             # A layer without it: the members leave the group themselves.
             message = {k: v for k, v in message.items() if k != ENDS_GROUP}
@@ -85,10 +85,16 @@ def announcing(work: Callable) -> Callable:
     return run
 
 
-async def send_announcements(messages: list[tuple[str, dict]]) -> None:
+async def send_announcements(
+    messages: list[tuple[str, dict]], *, skip: str = ""
+) -> None:
+    """Send what ``announcing`` held. ``skip``: a channel that is told the
+    outcome it caused by other means (the device socket that answered hears
+    its ``answer.result``, not also ``challenge.closed``: PROTOCOL §5 closes
+    a challenge to the devices that did not answer it)."""
     layer = get_channel_layer()
     if layer is not None and messages:
-        await _send_all(layer, messages)
+        await _send_all(layer, messages, skip)
 
 
 def _group_send(group: str, message: dict) -> None:

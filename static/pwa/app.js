@@ -31,8 +31,11 @@ async function startPush() {
         socket,
         // Requests behind this one are said on its screen, never hidden.
         waiting: () => queue.filter((c) => !approve.isExpired(c)).map((c) => c.application),
-        // Answered: the result stays up only until the next request comes.
+        // Answered: the result stays up only until the next request comes,
+        // and its notification goes (the server tells the other devices,
+        // not the one that answered: PROTOCOL §5's challenge.closed).
         answered: () => {
+          webpush.closeNotification(challenge.id).catch(() => {});
           showing = null;
           next();
         },

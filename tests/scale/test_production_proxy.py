@@ -311,7 +311,7 @@ def test_a_killed_process_loses_no_push_and_answers_it_once(production):
         first = json.loads(await asyncio.wait_for(phone.recv(), 10))
         await phone.send(json.dumps(frame))
         second = {}
-        while second.get("type") != "error":  # after the challenge.closed frame
+        while second.get("type") != "error":
             second = json.loads(await asyncio.wait_for(phone.recv(), 10))
         await phone.close()
         return started, first, second

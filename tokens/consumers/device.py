@@ -207,7 +207,10 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             else:  # expired, already answered, wrong PIN: the user's business
                 await self.error(exc.code, exc.detail, id=ident)
             return
-        await send_announcements(announced)
+        # This socket hears the outcome as its answer's result; the others
+        # that were shown the request hear it closed.
+        await send_announcements(announced, skip=self.channel_name)
+        self.challenges.discard(str(content.get("id")))
         await self.send_json(result.as_frame())
 
     async def fail(self, code: str, detail: str, **extra):
