@@ -237,6 +237,18 @@ def test_the_wizard_ends_with_the_first_push(
     assert Token.objects.get().enrolled_at is not None
 
 
+def vpn_push(live, key) -> dict:
+    """Alice logs in to the VPN: the relying application's push create."""
+    body = {"username": "alice", "application": "VPN"}
+    return _api(live, key, "POST", "/api/v1/auth/push", body)
+
+
+def approve_on_the_phone(page, started) -> None:
+    expect(page.locator("#challenge-app")).to_have_text("VPN")
+    page.click(f"#number-{started['number']}")
+    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("approved")
+
+
 def test_the_phone_reconnects_and_gets_a_push_sent_while_it_was_offline(
     live, page, user, push_policy
 ):
@@ -244,18 +256,10 @@ def test_the_phone_reconnects_and_gets_a_push_sent_while_it_was_offline(
     activate_phone(page, live, user, push_policy)
     page.context.set_offline(True)
     expect(page.locator("html")).to_have_attribute("data-push", "offline")
-    started = _api(
-        live,
-        key,
-        "POST",
-        "/api/v1/auth/push",
-        {"username": "alice", "application": "VPN"},
-    )
+    started = vpn_push(live, key)
     page.context.set_offline(False)  # the "online" event reconnects at once
     expect(page.locator("html")).to_have_attribute("data-push", "online")
-    expect(page.locator("#challenge-app")).to_have_text("VPN")
-    page.click(f"#number-{started['number']}")
-    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("approved")
+    approve_on_the_phone(page, started)
 
 
 def test_the_phone_says_offline_at_once_though_its_socket_cannot_close(
@@ -274,16 +278,8 @@ def test_the_phone_says_offline_at_once_though_its_socket_cannot_close(
     expect(page.locator("html")).to_have_attribute("data-push", "online")
     # The server now holds two sockets for the phone: the one given up for
     # lost still hears the push, and the app must not act on it twice.
-    started = _api(
-        live,
-        key,
-        "POST",
-        "/api/v1/auth/push",
-        {"username": "alice", "application": "VPN"},
-    )
-    expect(page.locator("#challenge-app")).to_have_text("VPN")
-    page.click(f"#number-{started['number']}")
-    expect(page.locator("[data-screen=challenge-result]")).to_contain_text("approved")
+    started = vpn_push(live, key)
+    approve_on_the_phone(page, started)
     challenge = PushChallenge.objects.get()
     assert challenge.state == "approved"
 
