@@ -26,6 +26,8 @@ def test_database_calls_of_a_process_run_side_by_side_on_postgresql():
     def query(n: int) -> int:
         count = AuditEvent.objects.count()  # each thread on its own connection
         both_in.wait()  # raises if the other call waits behind this one
+        # Their own pool, not the one HTTP requests queue on.
+        assert threading.current_thread().name.startswith("tessera-db")
         return count + n
 
     async def run():
