@@ -6,6 +6,7 @@ came from."""
 from __future__ import annotations
 
 import secrets
+import string
 import time
 
 from django.conf import settings
@@ -16,11 +17,15 @@ from tokens.services.audit import audit_record
 from tokens.services.keys import open_seed, seal_seed
 
 SECRET_LENGTH = 32
+# Letters and digits only (190 bits in 32): the secret is pasted into NAS
+# settings and command lines (radtest, radclient), where one beginning with
+# "-" was read as an option (token_urlsafe's alphabet has "-" and "_").
+_ALPHABET = string.ascii_letters + string.digits
 _cache: dict[str, object] = {"at": 0.0, "clients": []}
 
 
 def _new_secret() -> str:
-    return secrets.token_urlsafe(SECRET_LENGTH)[:SECRET_LENGTH]
+    return "".join(secrets.choice(_ALPHABET) for _ in range(SECRET_LENGTH))
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from radius.clients import client_for, radius_client_secret
+from radius.clients import _new_secret, client_for, radius_client_secret
 from radius.models import RadiusClient
 from tokens.models import AuditEvent
 
@@ -47,6 +47,14 @@ def test_the_command_creates_a_client_and_prints_its_secret_once(settings):
         "radius.client_update",
         "radius.client_update",
     ]
+
+
+def test_a_new_secret_is_letters_and_digits_so_no_command_line_takes_it_for_an_option():
+    # radclient took a secret beginning with "-" for an option (a CI run
+    # failed on one); 2,000 secrets would show a "-" or "_" anywhere.
+    made = {_new_secret() for _ in range(2000)}
+    assert len(made) == 2000
+    assert all(len(s) == 32 and s.isascii() and s.isalnum() for s in made)
 
 
 def test_relaxing_message_authenticator_warns():
