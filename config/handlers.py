@@ -39,9 +39,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 from tokens.events import announcing, send_announcements
+from tokens.threads import one_writer
 
 # Paths served on the API thread; every other page goes to the pages lane.
 API_PREFIXES = ("/api/", "/healthz")
@@ -50,7 +51,7 @@ API_PREFIXES = ("/api/", "/healthz")
 class PooledSyncASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
-        self.one_thread = connection.vendor == "sqlite"
+        self.one_thread = one_writer()
         self.pages_lane = self.forms_lane = None
         if self.one_thread:
             self.pages_lane = ThreadPoolExecutor(1, thread_name_prefix="tessera-pages")

@@ -35,12 +35,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 from radius import login, packets
 from radius.clients import client_for
 from tokens.services.audit import audit_record
 from tokens.services.push.wait import wait_for_outcome
+from tokens.threads import one_writer
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 30  # a NAS retransmits within its timeout × retries
@@ -99,9 +100,8 @@ class RadiusProtocol(asyncio.DatagramProtocol):
         # API's does. Steps that hash a password (hundreds of milliseconds by
         # design) run on a lane of their own, so passcode logins never wait
         # behind them.
-        one = connection.vendor == "sqlite"
         self.threads = ThreadPoolExecutor(
-            1 if one else 8, thread_name_prefix="tessera-radius"
+            1 if one_writer() else 8, thread_name_prefix="tessera-radius"
         )
         self.password_threads = ThreadPoolExecutor(
             2, thread_name_prefix="tessera-radius-passwords"

@@ -32,8 +32,14 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(THREADS, thread_name_prefix="tessera-db")
 
 
+def one_writer() -> bool:
+    """Whether the database takes one writer at a time (SQLite): its work
+    then runs on one thread, everywhere (here, config.handlers, RADIUS)."""
+    return connection.vendor == "sqlite"
+
+
 def on_db_thread(fn: Callable) -> Callable:
     """``fn`` as a coroutine function that runs it on a database thread."""
-    if connection.vendor == "sqlite":
+    if one_writer():
         return DatabaseSyncToAsync(fn)  # Channels' one thread
     return DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_pool())
