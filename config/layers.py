@@ -23,9 +23,15 @@ Fewer round trips to Redis, same keys and message format as the stock layer
 (so processes of either kind can share a Redis): the reader takes every
 waiting message of its process in one ``BZMPOP`` (stock: an ``EVAL``, a
 ``BZPOPMIN``, a ``ZADD`` to a backup set and a ``ZPOPMIN`` from it, a
-message); ``group_send`` is two scripts run by digest (stock: four round
-trips, the script's text sent each time); ``group_add`` one pipelined trip
-(stock: two). The stock backup set let a *cancelled* ``receive`` leave its
+message); ``group_send`` is one script run by digest (stock: four round
+trips, the script's text sent each time): it reads the group and adds the
+message to each member's channel, the message's bytes finished in the
+script with the list of that channel's members (the stock layer's
+``__asgi_channel__``; with encrypted messages or several Redis hosts, where
+that cannot be done in one script, two scripts); ``group_add`` one script
+(stock: two trips). ``group_send_enlisting`` sends to a group and adds its
+members to another group in the same script (a push's challenge: the
+phones that get it follow the push's group without a trip of their own). The stock backup set let a *cancelled* ``receive`` leave its
 message for the next one; the reader is cancelled only when its event loop
 ends, and a process-specific channel has no other reader, so its messages
 would be lost with the process either way.
@@ -35,44 +41,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 
+import msgpack
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
+from channels_redis.serializers import MsgPackSerializer
 from redis.asyncio import BlockingConnectionPool
 
+from config.redis_scripts import (
+    GROUP_ADD,
+    GROUP_MEMBERS,
+    GROUP_SEND,
+    SEND_EACH,
+    run_script,
+)
+
 log = logging.getLogger(__name__)
-
-# KEYS[1]: the group; ARGV[1]: memberships added before this are stale;
-# ARGV[2]: "1" if the group ends with this message (``group_send_last``).
-_GROUP_MEMBERS = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-if ARGV[2] == '1' then
-    redis.call('DEL', KEYS[1])
-end
-return members
-"""
-
-# KEYS: channel keys; ARGV: a message for each, a capacity for each, then the
-# time now, the keys' expiry and the time before which messages are stale.
-# The stock layer's send: drop stale messages, refuse a full channel, add.
-_SEND_EACH = """
-local n = #KEYS
-local now, expiry, stale = ARGV[2 * n + 1], ARGV[2 * n + 2], ARGV[2 * n + 3]
-local over = 0
-for i = 1, n do
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, stale)
-    if redis.call('ZCARD', KEYS[i]) < tonumber(ARGV[n + i]) then
-        redis.call('ZADD', KEYS[i], now, ARGV[i])
-        redis.call('EXPIRE', KEYS[i], expiry)
-    else
-        over = over + 1
-    end
-end
-return over
-"""
 
 
 class EmbeddedChannelLayer(InMemoryChannelLayer):
@@ -101,6 +88,14 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):
                     await self.send(channel, message)
                 except ChannelFull:
                     pass
+
+    async def group_send_enlisting(self, group, message, enlist: str):
+        """``group_send``, and every member joins ``enlist`` too."""
+        self.require_valid_group_name(enlist)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, {})):
+            await InMemoryChannelLayer.group_add(self, enlist, channel)
+        await self.group_send(group, message)
 
 
 class _Failed:
@@ -213,12 +208,12 @@ class RedisLayer(RedisChannelLayer):
     async def group_add(self, group, channel):
         assert self.require_valid_group_name(group), "Group name not valid"
         assert self.require_valid_channel_name(channel), "Channel name not valid"
-        key = self._group_key(group)
-        connection = self.connection(self.consistent_hash(group))
-        async with connection.pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {channel: time.time()})
-            pipe.expire(key, self.group_expiry)
-            await pipe.execute()
+        await self._script(
+            GROUP_ADD,
+            self.consistent_hash(group),
+            [self._group_key(group)],
+            [channel, time.time(), self.group_expiry],
+        )
 
     async def group_send(self, group, message):
         await self._group_send(group, message, last=False)
@@ -229,23 +224,81 @@ class RedisLayer(RedisChannelLayer):
         without a trip of their own (see tokens.events)."""
         await self._group_send(group, message, last=True, skip=skip)
 
-    async def _group_send(self, group, message, *, last: bool, skip: str = ""):
+    async def group_send_enlisting(self, group, message, enlist: str):
+        """``group_send``, and every member joins ``enlist`` in the same
+        script (see tokens.events)."""
+        assert self.require_valid_group_name(enlist), "Group name not valid"
+        await self._group_send(group, message, last=False, enlist=enlist)
+
+    def _script(self, text: str, index: int, keys: list, args: list):
+        return run_script(text, self.connection(index), keys, args)
+
+    def _in_one_script(self) -> bool:
+        """Whether a group send can be one script: the stock message format
+        built in Redis (msgpack, not encrypted), one host, one capacity."""
+        serializer = self._serializer
+        return (
+            self.ring_size == 1
+            and not self.channel_capacity
+            and isinstance(serializer, MsgPackSerializer)
+            and serializer.crypter is None
+        )
+
+    async def _group_send(self, group, message, *, last, skip="", enlist=""):
         assert self.require_valid_group_name(group), "Group name not valid"
-        connection = self.connection(self.consistent_hash(group))
-        members = await connection.register_script(_GROUP_MEMBERS)(
-            keys=[self._group_key(group)],
-            args=[int(time.time()) - self.group_expiry, "1" if last else "0"],
+        if not self._in_one_script():
+            await self._group_send_in_two(group, message, last, skip, enlist)
+            return
+        # The message packed with its channel list last, the list cut off
+        # (a nil: one byte): the script appends each key's list.
+        body = msgpack.packb({**message, "__asgi_channel__": None})[:-1]
+        n = self._serializer.random_prefix_length  # messages unique in a key
+        prefix = random.getrandbits(8 * n).to_bytes(n, "big") if n else b""
+        now = time.time()
+        keys = [self._group_key(group)]
+        if enlist:
+            keys.append(self._group_key(enlist))
+        over = await self._script(
+            GROUP_SEND,
+            0,
+            keys,
+            [
+                int(now) - self.group_expiry,
+                "1" if last else "0",
+                skip,
+                self.prefix,
+                prefix + body,
+                self.capacity,
+                now,
+                self.expiry,
+                int(now) - int(self.expiry),
+                self.group_expiry,
+            ],
+        )
+        if over:
+            log.info("%s channels over capacity in group %s", over, group)
+
+    async def _group_send_in_two(self, group, message, last, skip, enlist):
+        """The members, then a script a host for their channels."""
+        members = await self._script(
+            GROUP_MEMBERS,
+            self.consistent_hash(group),
+            [self._group_key(group)],
+            [int(time.time()) - self.group_expiry, "1" if last else "0"],
         )
         channels = [member.decode("utf8") for member in members]
+        for channel in channels if enlist else ():
+            await self.group_add(enlist, channel)
         by_connection, messages, capacities = self._map_channel_keys_to_connection(
             [channel for channel in channels if channel != skip], message
         )
         for index, keys in by_connection.items():
-            connection = self.connection(index)
             now = time.time()
-            over = await connection.register_script(_SEND_EACH)(
-                keys=keys,
-                args=[
+            over = await self._script(
+                SEND_EACH,
+                index,
+                keys,
+                [
                     *(messages[key] for key in keys),
                     *(capacities[key] for key in keys),
                     now,

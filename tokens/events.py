@@ -19,6 +19,13 @@ def token_group(serial: str) -> str:
 
 async def _send_all(layer, messages: list[tuple[str, dict]], skip: str = "") -> None:
     for group, message in messages:
+        if message.get(ENLISTS):
+            send_enlisting = getattr(layer, "group_send_enlisting", None)
+            if send_enlisting is not None:
+                await send_enlisting(group, message, message[ENLISTS])
+                continue
+            # A layer without it: the members join the group themselves.
+            message = {k: v for k, v in message.items() if k != ENLISTS}
         if message.get(ENDS_GROUP):
             send_last = getattr(layer, "group_send_last", None)
             if send_last is not None:
@@ -33,6 +40,11 @@ async def _send_all(layer, messages: list[tuple[str, dict]], skip: str = "") -> 
 # ends the group as it sends (config.layers), so whoever receives it is out
 # of the group already and need not leave it (a trip to Redis each).
 ENDS_GROUP = "ends_group"
+
+# In a challenge sent to a device's group: the group its members join as it
+# is sent (the push's, config.layers), so a phone that gets the challenge
+# follows the push's outcome without a trip of its own to join it.
+ENLISTS = "enlists"
 
 
 # The announcements of the work a worker thread runs for an event loop
@@ -129,7 +141,14 @@ def announce_challenge(serials: list[str], payloads: dict[str, dict]) -> None:
     """Deliver a new challenge to its devices, once it has committed."""
 
     messages = [
-        (device_group(s), {"type": "push.challenge", "challenge": payloads[s]})
+        (
+            device_group(s),
+            {
+                "type": "push.challenge",
+                "challenge": payloads[s],
+                ENLISTS: push_group(payloads[s]["id"]),
+            },
+        )
         for s in serials
     ]
     transaction.on_commit(lambda: _group_send_many(messages))

@@ -142,6 +142,19 @@ def test_malformed_frames_get_an_error_not_a_crash(user, enroll):
     run_async(run)
 
 
+def joins_counted(layer) -> list:
+    """The groups consumers join from now on (``layer.group_add`` calls)."""
+    joined = []
+    add = layer.group_add
+
+    async def counting(group, channel):
+        joined.append(group)
+        await add(group, channel)
+
+    layer.group_add = counting
+    return joined
+
+
 def test_the_first_valid_answer_wins_and_a_second_is_ignored(user, enroll):
     phone, tablet = enroll(user), enroll(user)
     layer = get_channel_layer()
@@ -151,10 +164,14 @@ def test_the_first_valid_answer_wins_and_a_second_is_ignored(user, enroll):
         a, b = device_socket(), device_socket()
         await authenticate(a, phone)
         await authenticate(b, tablet)
+        joined = joins_counted(layer)
         challenge = await create()
         for comm in (a, b):
             assert (await comm.receive_json_from())["id"] == str(challenge.pk)
         assert len(layer.groups[push_group(challenge.pk)]) == 2  # both follow it
+        # Made members as the challenge was sent to them, not by joining
+        # (a trip to Redis each, in production).
+        assert joined == []
         discard = layer.group_discard
 
         async def counted(group, channel):
@@ -191,6 +208,39 @@ def test_the_first_valid_answer_wins_and_a_second_is_ignored(user, enroll):
         run_async(run)
     finally:
         layer.__dict__.pop("group_discard", None)
+        layer.__dict__.pop("group_add", None)
+
+
+def test_on_a_layer_that_cannot_enlist_the_devices_join_the_push(user, enroll):
+    """Channels' own layers send a challenge without making its devices
+    members of the push's group: each device joins it, and hears it end."""
+    phone, tablet = enroll(user), enroll(user)
+    layer = get_channel_layer()
+
+    async def run():
+        a, b = device_socket(), device_socket()
+        await authenticate(a, phone)
+        await authenticate(b, tablet)
+        joined = joins_counted(layer)
+        challenge = await create()
+        for comm in (a, b):
+            assert (await comm.receive_json_from())["id"] == str(challenge.pk)
+        assert joined == [push_group(challenge.pk)] * 2
+        await a.send_json_to(
+            phone.answer_frame(str(challenge.pk), "approve", challenge.number)
+        )
+        assert (await a.receive_json_from())["state"] == "approved"
+        closed = await b.receive_json_from()
+        assert (closed["type"], closed["state"]) == ("challenge.closed", "approved")
+        await a.disconnect()
+        await b.disconnect()
+
+    layer.group_send_enlisting = None  # as a layer without it
+    try:
+        run_async(run)
+    finally:
+        layer.__dict__.pop("group_send_enlisting", None)
+        layer.__dict__.pop("group_add", None)
     assert PushChallenge.objects.get().state == "approved"
 
 

@@ -16,6 +16,7 @@ from tokens.consumers.frames import MAX_FRAME, frame_problem
 from tokens.dispatch import TOO_BIG, DirectDispatch
 from tokens.events import (
     ENDS_GROUP,
+    ENLISTS,
     announcing,
     device_group,
     push_group,
@@ -104,13 +105,15 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
                 closed_for_failures=self.failures >= self.MAX_FAILURES,
             )
 
-    async def deliver(self, payload: dict):
-        """Send a challenge, and follow it so the device hears when it closes."""
+    async def deliver(self, payload: dict, *, following: bool = False):
+        """Send a challenge, and follow it so the device hears when it closes
+        (``following``: the layer made this socket a member as it sent it)."""
         if payload["id"] not in self.challenges:
             self.challenges.add(payload["id"])
-            await self.channel_layer.group_add(
-                push_group(payload["id"]), self.channel_name
-            )
+            if not following:
+                await self.channel_layer.group_add(
+                    push_group(payload["id"]), self.channel_name
+                )
         await self.send_json(payload)
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -246,7 +249,7 @@ class DeviceConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         await self.send_json(info)
 
     async def push_challenge(self, event):
-        await self.deliver(event["challenge"])
+        await self.deliver(event["challenge"], following=bool(event.get(ENLISTS)))
 
     async def push_state(self, event):
         if event["id"] in self.challenges:
