@@ -43,7 +43,7 @@ def start_daphne(port: int, env: dict, log_name: str) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "daphne",
+            "config.serve",
             "-v",
             "0",
             "-b",

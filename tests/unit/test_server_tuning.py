@@ -67,3 +67,39 @@ def test_partial_or_contextual_serializers_get_their_own_fields(kwargs):
     own = s.ValidateRequest(data={}, **kwargs).fields
     assert own is not shared
     assert own["passcode"].root is not shared["passcode"].root
+
+
+@pytest.mark.parametrize(
+    ("choice", "loop"), [(None, "uvloop"), ("asyncio", "asyncio.unix_events")]
+)
+def test_daphne_runs_on_uvloop_unless_told_otherwise(choice, loop):
+    """bin/run and bin/production start daphne through config.serve: the
+    loop daphne makes for Twisted is uvloop's (TESSERA_LOOP=asyncio: Python's)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TESSERA_LOOP"}
+    if choice:
+        env["TESSERA_LOOP"] = choice
+    code = (
+        "from config.serve import install_loop; install_loop(); "
+        "import daphne.server as s; print(type(s.twisted_loop).__module__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.split()[-1] == loop
+
+
+def test_bin_run_and_production_start_daphne_through_config_serve():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert "-m config.serve" in (root / "bin/run").read_text()
+    assert '"-m", "config.serve"' in (root / "bin/production").read_text()
