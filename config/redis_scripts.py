@@ -7,14 +7,14 @@ from redis.commands.core import AsyncScript
 
 # KEYS[1]: the group; ARGV[1]: memberships added before this are stale;
 # ARGV[2]: "1" if the group ends with this message (``group_send_last``).
-GROUP_MEMBERS = """
+_MEMBERS = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 if ARGV[2] == '1' then
     redis.call('DEL', KEYS[1])
 end
-return members
 """
+GROUP_MEMBERS = _MEMBERS + "return members\n"
 
 # KEYS: channel keys; ARGV: a message for each, a capacity for each, then the
 # time now, the keys' expiry and the time before which messages are stale.
@@ -47,12 +47,9 @@ return over
 # stale; ARGV[10] the groups' expiry. A channel's key, as the stock layer
 # makes it: the prefix and the name up to its "!" (a process's channels
 # share one key), or the whole name.
-GROUP_SEND = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-if ARGV[2] == '1' then
-    redis.call('DEL', KEYS[1])
-end
+GROUP_SEND = (
+    _MEMBERS
+    + """
 if KEYS[2] and #members > 0 then
     for _, member in ipairs(members) do
         redis.call('ZADD', KEYS[2], ARGV[7], member)
@@ -83,6 +80,7 @@ for _, key in ipairs(keys) do
 end
 return over
 """
+)
 
 # KEYS[1]: the group; ARGV[1]: the channel, ARGV[2] the time now, ARGV[3]
 # the group's expiry.

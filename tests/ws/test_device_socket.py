@@ -155,19 +155,25 @@ def joins_counted(layer) -> list:
     return joined
 
 
+async def both_shown_a_push(layer, phone, tablet):
+    """Two devices' sockets, a push to both; which groups they joined."""
+    a, b = device_socket(), device_socket()
+    await authenticate(a, phone)
+    await authenticate(b, tablet)
+    joined = joins_counted(layer)
+    challenge = await create()
+    for comm in (a, b):
+        assert (await comm.receive_json_from())["id"] == str(challenge.pk)
+    return a, b, challenge, joined
+
+
 def test_the_first_valid_answer_wins_and_a_second_is_ignored(user, enroll):
     phone, tablet = enroll(user), enroll(user)
     layer = get_channel_layer()
     left = []
 
     async def run():
-        a, b = device_socket(), device_socket()
-        await authenticate(a, phone)
-        await authenticate(b, tablet)
-        joined = joins_counted(layer)
-        challenge = await create()
-        for comm in (a, b):
-            assert (await comm.receive_json_from())["id"] == str(challenge.pk)
+        a, b, challenge, joined = await both_shown_a_push(layer, phone, tablet)
         assert len(layer.groups[push_group(challenge.pk)]) == 2  # both follow it
         # Made members as the challenge was sent to them, not by joining
         # (a trip to Redis each, in production).
@@ -218,13 +224,7 @@ def test_on_a_layer_that_cannot_enlist_the_devices_join_the_push(user, enroll):
     layer = get_channel_layer()
 
     async def run():
-        a, b = device_socket(), device_socket()
-        await authenticate(a, phone)
-        await authenticate(b, tablet)
-        joined = joins_counted(layer)
-        challenge = await create()
-        for comm in (a, b):
-            assert (await comm.receive_json_from())["id"] == str(challenge.pk)
+        a, b, challenge, joined = await both_shown_a_push(layer, phone, tablet)
         assert joined == [push_group(challenge.pk)] * 2
         await a.send_json_to(
             phone.answer_frame(str(challenge.pk), "approve", challenge.number)
