@@ -119,6 +119,7 @@ class RedisLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self._reader: asyncio.Task | None = None
         self._unread: set[str] = set()
+        self._received: set[str] = set()  # channels received from since the sweep
         self._swept = time.monotonic()
 
     def create_pool(self, index):
@@ -139,6 +140,7 @@ class RedisLayer(RedisChannelLayer):
         process = self.non_local_name(channel)
         assert process.endswith(self.client_prefix + "!"), "Wrong client prefix"
         queue = self.receive_buffer[channel]
+        self._received.add(channel)
         if queue.empty():
             self._ensure_reader(process)
         try:
@@ -191,7 +193,9 @@ class RedisLayer(RedisChannelLayer):
             self.receive_buffer[name].put_nowait(message)
 
     def _sweep(self) -> None:
-        """Drop the queues nobody has read for ``unread_seconds``."""
+        """Drop the queues that held messages at two sweeps ``unread_seconds``
+        apart with no ``receive`` between (a consumer that is gone; one that
+        waits has an empty queue, one that works reads)."""
         now = time.monotonic()
         if now - self._swept < self.unread_seconds:
             return
@@ -199,11 +203,12 @@ class RedisLayer(RedisChannelLayer):
         unread = {
             name
             for name, queue in self.receive_buffer.items()
-            if not queue.empty() and not queue._getters  # nobody waits on it
+            if not queue.empty() and name not in self._received
         }
         for name in unread & self._unread:
             del self.receive_buffer[name]
         self._unread = unread - self._unread
+        self._received = set()
 
     async def group_add(self, group, channel):
         assert self.require_valid_group_name(group), "Group name not valid"

@@ -268,6 +268,31 @@ def test_a_queue_nobody_reads_is_forgotten(redis_url):
     run_async(run)
 
 
+def test_a_busy_consumer_behind_on_its_queue_keeps_it(redis_url):
+    """A consumer that reads, though a message always waits for it when the
+    sweeps come, loses nothing (only a queue nobody reads is forgotten)."""
+    url, _ = redis_url
+
+    async def run():
+        layer = layer_for(url)
+        layer.unread_seconds = 0.2
+        busy = await layer.new_channel()
+        listening = asyncio.ensure_future(layer.receive(busy))
+        await asyncio.sleep(0.1)  # the reader waits
+        await layer.send(busy, {"type": "x", "n": 0})
+        await layer.send(busy, {"type": "x", "n": 1})
+        assert (await asyncio.wait_for(listening, 5))["n"] == 0
+        for n in range(2, 9):
+            await asyncio.sleep(0.1)
+            await layer.send(busy, {"type": "x", "n": n})  # the reader sweeps
+            await asyncio.sleep(0.05)
+            got = await asyncio.wait_for(layer.receive(busy), 5)
+            assert got["n"] == n - 1, (n, got)  # one behind, none lost
+        await layer.flush()
+
+    run_async(run)
+
+
 def test_every_waiting_consumer_fails_when_redis_goes(redis_url):
     url, redis = redis_url
 
