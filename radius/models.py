@@ -90,4 +90,9 @@ class RadiusClient(models.Model):
     @property
     def secret_label(self) -> str:
         """The sealing context of its secret (sealed like the seeds)."""
-        return f"radius/{self.uid}"
+        return secret_label(self.uid)
+
+
+def secret_label(uid) -> str:
+    """A RADIUS client's secret's sealing context, from its ``uid``."""
+    return f"radius/{uid}"

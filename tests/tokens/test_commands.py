@@ -94,6 +94,37 @@ def test_reseal_moves_every_seed_to_the_current_key(user, enroll, settings):
 
 
 @pytest.mark.django_db
+def test_reseal_moves_activation_codes_and_radius_secrets_too(user, settings):
+    """Everything sealed with the seed keys still opens once the old key is
+    dropped: an open activation (the same string shown again) and a RADIUS
+    client's secret (a NAS would otherwise be refused after the rotation)."""
+    import base64
+
+    from radius.clients import radius_client_save, radius_client_secret
+    from radius.models import RadiusClient
+    from tokens import crypto
+    from tokens.services.enrollment import token_assign
+    from tokens.services.enrollment.assign import enrollment_reveal
+
+    issued = token_assign(user=user, actor="test", notify=False)
+    _, secret = radius_client_save(
+        name="VPN", networks="10.0.0.0/8", mode="passcode", actor="test"
+    )
+    old = dict(settings.TESSERA_SEED_KEYS)
+    settings.TESSERA_SEED_KEYS = {"k9": base64.b64decode(b"B" * 43 + b"=")[:32], **old}
+    out = run("reseal_seeds")
+    assert "2 sealed value(s) re-sealed with k9" in out
+    assert "0 sealed" in run("reseal_seeds")  # nothing left on the old key
+    settings.TESSERA_SEED_KEYS = {"k9": settings.TESSERA_SEED_KEYS["k9"]}
+    client = RadiusClient.objects.get(name="VPN")
+    assert crypto.seed_key_id(client.secret_sealed) == "k9"
+    assert radius_client_secret(client) == secret.encode()
+    issued.enrollment.refresh_from_db()
+    again = enrollment_reveal(enrollment=issued.enrollment)
+    assert again == issued.activation_string
+
+
+@pytest.mark.django_db
 def test_old_audit_events_are_exported_as_json_lines_then_deleted(tmp_path):
     from datetime import timedelta
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
 
 from tokens import crypto
@@ -30,27 +34,60 @@ def info_key_label(serial: str) -> str:
     return f"{serial}/info"
 
 
-def seeds_reseal() -> int:
-    """Re-seal every seed and info key not sealed with the current key
-    (rotation's last step); returns how many. Each row is rewritten only if
-    unchanged since it was read, so a concurrent re-activation is never
-    overwritten."""
-    from django.db import transaction
+def activation_code_label(serial: str) -> str:
+    """The sealing context of a token's activation code."""
+    return f"{serial}/activation"
 
-    from tokens.models import Token
+
+@dataclass(frozen=True)
+class Sealed:
+    """A model's field sealed with the seed keys: ``label`` makes a row's
+    sealing context from the value of its ``context`` look-up."""
+
+    model: type
+    field: str
+    context: str
+    label: Callable[[Any], str]
+
+
+# Sealed values of other apps (radius: its clients' secrets), added by them
+# when they are ready, so rotation's last step re-seals them too.
+_elsewhere: list[Sealed] = []
+
+
+def sealed_elsewhere(model, field: str, context: str, label: Callable) -> None:
+    if not any(s.model is model and s.field == field for s in _elsewhere):
+        _elsewhere.append(Sealed(model, field, context, label))
+
+
+def _sealed() -> list[Sealed]:
+    from tokens.models import Enrollment, Token
+
+    return [
+        Sealed(Token, "seed_encrypted", "serial", str),
+        Sealed(Token, "info_key_sealed", "serial", info_key_label),
+        Sealed(Enrollment, "code_sealed", "token__serial", activation_code_label),
+        *_elsewhere,
+    ]
+
+
+def seeds_reseal() -> int:
+    """Re-seal every seed, info key, activation code and other app's secret
+    not sealed with the current key (rotation's last step); returns how
+    many. Each row is rewritten only if unchanged since it was read, so a
+    concurrent re-activation is never overwritten."""
+    from django.db import transaction
 
     current = next(iter(seed_keys()))
     done = 0
-    for field, label in (("seed_encrypted", str), ("info_key_sealed", info_key_label)):
-        rows = Token.objects.exclude(**{field: ""}).values_list("pk", "serial", field)
-        for pk, serial, blob in rows:
+    for sealed in _sealed():
+        field, objects = sealed.field, sealed.model.objects
+        rows = objects.exclude(**{field: ""}).values_list("pk", sealed.context, field)
+        for pk, context, blob in rows:
             if crypto.seed_key_id(blob) == current:
                 continue
-            fresh = seal_seed(
-                open_seed(blob, serial=label(serial)), serial=label(serial)
-            )
+            label = sealed.label(context)
+            fresh = seal_seed(open_seed(blob, serial=label), serial=label)
             with transaction.atomic():
-                done += Token.objects.filter(pk=pk, **{field: blob}).update(
-                    **{field: fresh}
-                )
+                done += objects.filter(pk=pk, **{field: blob}).update(**{field: fresh})
     return done

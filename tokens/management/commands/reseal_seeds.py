@@ -6,8 +6,9 @@ from tokens.services.keys import seed_keys, seeds_reseal
 
 class Command(BaseCommand):
     help = (
-        "Re-seal every token seed with the current (first) key of "
-        "TESSERA_SEED_KEYS, so older keys can be dropped."
+        "Re-seal every token seed, info key, open activation code and RADIUS "
+        "client secret with the current (first) key of TESSERA_SEED_KEYS, so "
+        "older keys can be dropped."
     )
 
     def handle(self, *args, **options):
@@ -19,4 +20,6 @@ class Command(BaseCommand):
             resealed=count,
             key=next(iter(seed_keys())),
         )
-        self.stdout.write(f"{count} seed(s) re-sealed with {next(iter(seed_keys()))}.")
+        self.stdout.write(
+            f"{count} sealed value(s) re-sealed with {next(iter(seed_keys()))}."
+        )

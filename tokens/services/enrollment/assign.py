@@ -16,7 +16,7 @@ from tokens.models import Enrollment, Policy, Token
 from tokens.selectors import policy_for
 from tokens.services.audit import audit_record, audit_token_act
 from tokens.services.errors import ServiceError
-from tokens.services.keys import open_seed, seal_seed
+from tokens.services.keys import activation_code_label, open_seed, seal_seed
 from tokens.services.notify import enrollment_email_send
 
 DEFAULT_NAME = "Tessera token"  # until a device activates it
@@ -120,7 +120,9 @@ def enrollment_issue(
         token=token,
         enrollment_id=activation.enrollment_id.hex(),
         code_digest=crypto.sha256_hex(activation.code),
-        code_sealed=seal_seed(activation.code, serial=_code_label(token.serial)),
+        code_sealed=seal_seed(
+            activation.code, serial=activation_code_label(token.serial)
+        ),
         link_digest=crypto.sha256_hex(link_code.encode()),
         expires_at=now + token.policy.enrollment_lifetime,
     )
@@ -150,11 +152,6 @@ def enrollment_by_link(link_code: str) -> Enrollment | None:
     return enrollment
 
 
-def _code_label(serial: str) -> str:
-    """The sealing context of an activation code (a seed's is its serial)."""
-    return f"{serial}/activation"
-
-
 @transaction.atomic
 def enrollment_reveal(*, enrollment: Enrollment, ip: str | None = None) -> str:
     """The activation string of an open enrollment, for a page that shows it
@@ -163,14 +160,16 @@ def enrollment_reveal(*, enrollment: Enrollment, ip: str | None = None) -> str:
     good until one of them is used (PROTOCOL §1: "once")."""
     serial = enrollment.token.serial
     if enrollment.code_sealed:
-        code = open_seed(enrollment.code_sealed, serial=_code_label(serial))
+        code = open_seed(enrollment.code_sealed, serial=activation_code_label(serial))
         text = crypto.activation_encode(bytes.fromhex(enrollment.enrollment_id), code)
     else:  # issued before codes were sealed: mint one now, and keep it
         activation, text = crypto.new_activation()
         Enrollment.objects.filter(pk=enrollment.pk).update(
             enrollment_id=activation.enrollment_id.hex(),
             code_digest=crypto.sha256_hex(activation.code),
-            code_sealed=seal_seed(activation.code, serial=_code_label(serial)),
+            code_sealed=seal_seed(
+                activation.code, serial=activation_code_label(serial)
+            ),
         )
     audit_record(
         action="enrollment.reveal",
