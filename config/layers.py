@@ -31,8 +31,9 @@ script with the list of that channel's members (the stock layer's
 that cannot be done in one script, two scripts); ``group_add`` one script
 (stock: two trips). ``group_send_enlisting`` sends to a group and adds its
 members to another group in the same script (a push's challenge: the
-phones that get it follow the push's group without a trip of their own). The stock backup set let a *cancelled* ``receive`` leave its
-message for the next one; the reader is cancelled only when its event loop
+phones that get it follow the push's group without a trip of their own).
+The stock backup set let a *cancelled* ``receive`` leave its message for
+the next one; the reader is cancelled only when its event loop
 ends, and a process-specific channel has no other reader, so its messages
 would be lost with the process either way.
 """
@@ -119,7 +120,7 @@ class RedisLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self._reader: asyncio.Task | None = None
         self._unread: set[str] = set()
-        self._received: set[str] = set()  # channels received from since the sweep
+        self._received: set[str] = set()  # channels read since the last sweep
         self._swept = time.monotonic()
 
     def create_pool(self, index):
