@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.loop import run as run_loop  # noqa: E402
 from bench.server import manage, rss_mb, running_server, server_pid  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from bench.validate import Connection  # noqa: E402
@@ -212,7 +213,7 @@ def main() -> None:
                 .strip()
                 .splitlines()[-1]
             )["key"]
-            connect_seconds, echo_rtt, delivery, answer = asyncio.run(
+            connect_seconds, echo_rtt, delivery, answer = run_loop(
                 measure(base, key, devices, args.pushes)
             )
     finally:

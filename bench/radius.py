@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from pyrad import packet as rp  # noqa: E402
 
+from bench.loop import run as run_loop  # noqa: E402
 from bench.server import manage, running_server  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from bench.validate import enroll, run_scenario  # noqa: E402
@@ -168,7 +169,7 @@ def rest_scenario(port, key, tokens, seconds, concurrency):
     def check(i, status, payload):
         return status == 200 and json.loads(payload)["result"] == "accept"
 
-    return asyncio.run(run_scenario(port, seconds, concurrency, make, check))
+    return run_loop(run_scenario(port, seconds, concurrency, make, check))
 
 
 def start_waiting_pushes(port, secret, users, per_second=8) -> list[socket.socket]:
@@ -254,7 +255,7 @@ def main() -> None:
         both = nas("bench-both", "127.0.0.3", "password+passcode")
         time.sleep(6)  # the server's client list is refreshed every 5 s
         for round_ in range(1, args.rounds + 1):
-            radius = asyncio.run(
+            radius = run_loop(
                 radius_scenario(udp, secret, tokens, args.seconds, args.concurrency)
             )
             rest = rest_scenario(
@@ -267,7 +268,7 @@ def main() -> None:
                 " (target >= 1.0)",
                 flush=True,
             )
-        hashed = asyncio.run(
+        hashed = run_loop(
             radius_scenario(
                 udp,
                 both,
@@ -308,7 +309,7 @@ def main() -> None:
             time.sleep(3)
             pending = manage(server_env, "shell", "-c", COUNT_PENDING).split()[-1]
             print(f"push logins waiting on phones: {pending}", flush=True)
-            radius = asyncio.run(
+            radius = run_loop(
                 radius_scenario(udp, secret, tokens, args.seconds, args.concurrency)
             )
             report(f"with {len(held)} push logins waiting: RADIUS", radius)

@@ -16,7 +16,6 @@ round; the figures are each one's median.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from bench.loop import run as run_loop  # noqa: E402
 from bench.server import manage, running_server, server_cpu_during  # noqa: E402
 from bench.validate import run_scenario, validation_requests  # noqa: E402
 from tests.production import Postgres, Production  # noqa: E402
@@ -42,7 +42,7 @@ def scenarios(shape, args) -> dict:
         ("validate", validate, accepted),
     ):
         result, cpu = server_cpu_during(
-            lambda make=make, check=check: asyncio.run(
+            lambda make=make, check=check: run_loop(
                 run_scenario(port, args.seconds, args.concurrency, make, check, ssl)
             )
         )

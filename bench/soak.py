@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.loop import run as run_loop  # noqa: E402
 from bench.push import PROVISION as PUSH_PROVISION  # noqa: E402
 from bench.push import ConnectedDevice  # noqa: E402
 from bench.server import manage, rss_mb, running_server, server_pid  # noqa: E402
@@ -200,7 +201,7 @@ def main():
         validators = [
             (t["username"], enroll(base, t["activation"], "")) for t in issued
         ]
-        asyncio.run(soak(base, key, env, devices, validators, args))
+        run_loop(soak(base, key, env, devices, validators, args))
 
 
 if __name__ == "__main__":

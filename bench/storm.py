@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from bench.loop import run as run_loop  # noqa: E402
 from bench.push import PROVISION as PUSH_PROVISION  # noqa: E402
 from bench.push import make_devices  # noqa: E402
 from bench.server import (  # noqa: E402
@@ -108,7 +109,7 @@ class Pool:
 
     def give(self, conn: Connection) -> None:
         if conn.closing:  # the server closes it after this answer
-            conn.writer.close()
+            conn.close()
         else:
             self.free.append(conn)
 
@@ -283,7 +284,7 @@ def validation_meter(site, env_manage):
     )
 
     def measure(seconds: float) -> float:
-        result = asyncio.run(
+        result = run_loop(
             run_scenario(site["port"], seconds, 16, make, accepted, site["ssl"])
         )
         return result["rps"]
@@ -394,7 +395,7 @@ def main() -> None:
             + ", ".join(f"{r:.0f}/s" for r in rates),
             flush=True,
         )
-        steps = asyncio.run(storm(site, key, devices, args, daphne_pids))
+        steps = run_loop(storm(site, key, devices, args, daphne_pids))
         rates += [measure(4), measure(4)]
         validations = statistics.median(rates)
         print(

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.loop import run as run_loop  # noqa: E402
 from bench.server import (  # noqa: E402
     context_switches,
     cpu_times,
@@ -138,20 +139,53 @@ def validation_requests(base: str, manage, n: int, ssl=None, client="bench"):
     return make, accepted
 
 
-class Connection:
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time. An
+    asyncio protocol rather than streams: the load generator shares the
+    machine with the server, so each request's parsing is one pass over the
+    bytes received, not a coroutine a header line."""
+
     def __init__(self, port: int, ssl=None):
         self.port = port
         self.ssl = ssl  # an SSLContext: speak https to a TLS proxy
         self.closing = False  # the server said "Connection: close"
+        self.transport = None
+        self.buffer = b""
+        self.answer = None  # the future of the request under way
 
     async def open(self):
-        if self.ssl is None:
-            self.reader, self.writer = await asyncio.open_connection(
-                "127.0.0.1", self.port
-            )
-        else:
-            self.reader, self.writer = await asyncio.open_connection(
-                "127.0.0.1", self.port, ssl=self.ssl, server_hostname="localhost"
+        loop = asyncio.get_running_loop()
+        extra = {"ssl": self.ssl, "server_hostname": "localhost"} if self.ssl else {}
+        await loop.create_connection(lambda: self, "127.0.0.1", self.port, **extra)
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data: bytes):
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0 or self.answer is None or self.answer.done():
+            return
+        lines = self.buffer[:head_end].decode("latin-1").split("\r\n")
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                self.closing = True  # nginx does after 1,000 requests
+        end = head_end + 4 + length
+        if len(self.buffer) < end:
+            return
+        body, self.buffer = self.buffer[head_end + 4 : end], self.buffer[end:]
+        self.answer.set_result((int(lines[0].split()[1]), body))
+
+    def connection_lost(self, exc):
+        self.closing = True
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(
+                exc or ConnectionResetError("the server closed the connection")
             )
 
     async def request(self, method: str, path: str, body: bytes = b"", key: str = ""):
@@ -160,19 +194,12 @@ class Connection:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         if key:
             head += f"Authorization: Bearer {key}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        first = await self.reader.readline()
-        if not first:
-            raise ConnectionResetError("the server closed the connection")
-        status = int(first.split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            elif name.lower() == "connection" and value.strip().lower() == "close":
-                self.closing = True  # nginx does after 1,000 requests
-        return status, await self.reader.readexactly(length)
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(head.encode() + b"\r\n" + body)
+        return await self.answer
+
+    def close(self):
+        self.transport.close()
 
 
 async def run_scenario(port, seconds, concurrency, make_request, check, ssl=None):
@@ -198,10 +225,10 @@ async def run_scenario(port, seconds, concurrency, make_request, check, ssl=None
             if not check(i, status, payload):
                 errors += 1
             if conn.closing:
-                conn.writer.close()
+                conn.close()
                 conn = Connection(port, ssl)
                 await conn.open()
-        conn.writer.close()
+        conn.close()
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     latencies.sort()
@@ -373,7 +400,7 @@ def main() -> None:
         pid = server_pid(port)
         for name, make, check in scenarios * args.rounds:
             (user, system), switches = cpu_times(pid), context_switches(pid)
-            r = asyncio.run(run_scenario(port, args.seconds, c, make, check))
+            r = run_loop(run_scenario(port, args.seconds, c, make, check))
             # The server's own CPU per answered request: what the work
             # costs, apart from how the two cores were shared.
             user_after, system_after = cpu_times(pid)
