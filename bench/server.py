@@ -128,3 +128,41 @@ def server_cpu_during(run):
     busy, own = busy_seconds(), own_seconds()
     result = run()
     return result, (busy_seconds() - busy) - (own_seconds() - own)
+
+
+PROGRAMS = (  # what a command line holds -> the program it is counted as
+    ("config.serve", "Tessera"),  # daphne, as bin/run and bin/production start it
+    ("daphne", "Tessera"),
+    ("postgres", "PostgreSQL"),
+    ("nginx", "nginx"),
+    ("redis", "Redis"),
+)
+
+
+def programs_cpu() -> dict[int, tuple[str, float]]:
+    """Each process's program (``PROGRAMS``; this one is "generator", any
+    other "other") and the CPU seconds it has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seen = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        name = next((n for key, n in PROGRAMS if key in command), "other")
+        if int(entry.name) == os.getpid():
+            name = "generator"
+        seen[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return seen
+
+
+def cpu_by_program(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds each program used between two ``programs_cpu()``."""
+    spent: dict[str, float] = {}
+    for pid, (name, seconds) in after.items():
+        spent[name] = spent.get(name, 0.0) + seconds - before.get(pid, (name, 0.0))[1]
+    return spent
