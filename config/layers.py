@@ -5,7 +5,8 @@ run at most once a second. The stock layer sweeps every channel and group on
 *every* ``receive``; with a thousand device sockets each waiting in
 ``receive``, that sweep dominated the server's profile (bench/push.py).
 Messages expire after 60 s and group memberships after a day, so sweeping
-once a second changes nothing a client can see.
+messages once a second and memberships once a minute changes nothing a
+client can see.
 
 ``RedisLayer``: channels_redis's layer with one reader a process. In the
 stock ``receive`` every waiting consumer races for one ``asyncio.Lock``: with
@@ -64,18 +65,44 @@ log = logging.getLogger(__name__)
 
 
 class EmbeddedChannelLayer(InMemoryChannelLayer):
-    sweep_interval = 1.0
+    sweep_interval = 1.0  # expired messages
+    group_sweep_interval = 60.0  # memberships older than group_expiry (a day)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._last_sweep = 0.0
+        self._last_sweep = self._last_group_sweep = time.monotonic()
 
     def _clean_expired(self):
+        """The stock sweep, at most once a ``sweep_interval``, looking only
+        at queues that hold messages (a waiting consumer's queue is empty),
+        and at memberships once a ``group_sweep_interval``: with 10,000
+        phones on a process the stock walk of every queue and group took
+        14 ms, each second, and 2 % of the login storm's samples."""
         now = time.monotonic()
         if now - self._last_sweep < self.sweep_interval:
             return
         self._last_sweep = now
-        super()._clean_expired()
+        wall = time.time()
+        expired = [
+            channel
+            for channel, queue in self.channels.items()
+            if queue._queue and queue._queue[0][0] < wall
+        ]
+        for channel in expired:  # as the stock sweep does
+            queue = self.channels[channel]
+            while not queue.empty() and queue._queue[0][0] < wall:
+                queue.get_nowait()
+                self._remove_from_groups(channel)
+            if queue.empty():
+                self.channels.pop(channel, None)
+        if now - self._last_group_sweep < self.group_sweep_interval:
+            return
+        self._last_group_sweep = now
+        timeout = int(wall) - self.group_expiry
+        for channels in self.groups.values():
+            for name, timestamp in list(channels.items()):
+                if timestamp and timestamp < timeout:
+                    channels.pop(name, None)
 
     async def group_send_last(self, group, message, *, skip: str = ""):
         """``group_send`` to every member but ``skip`` (who knows already),
