@@ -46,6 +46,7 @@ from bench.server import (  # noqa: E402
     manage,
     own_seconds,
     running_server,
+    server_cpu_during,
     server_pid,
 )
 from bench.stats import percentile  # noqa: E402
@@ -276,6 +277,14 @@ def report(step: dict) -> str:
     )
 
 
+def shown(runs: list[dict]) -> str:
+    return ", ".join(
+        f"{r['rps']:.0f}/s (server {r['cpu_ms']:.2f} ms, generator "
+        f"{r['generator_ms']:.2f} ms a validation)"
+        for r in runs
+    )
+
+
 def validation_meter(site, env_manage):
     """A function that measures the same shape's passcode validations/s
     (16 clients, valid HOTP) for ``seconds``; its users are made once."""
@@ -283,11 +292,21 @@ def validation_meter(site, env_manage):
         site["base"], env_manage, 16, site["ssl"], client="bench-validate"
     )
 
-    def measure(seconds: float) -> float:
-        result = run_loop(
-            run_scenario(site["port"], seconds, 16, make, accepted, site["ssl"])
+    def measure(seconds: float) -> dict:
+        """Validations/s, and the server's and the generator's CPU a
+        validation (ms)."""
+        own = own_seconds()
+        result, cpu = server_cpu_during(
+            lambda: run_loop(
+                run_scenario(site["port"], seconds, 16, make, accepted, site["ssl"])
+            )
         )
-        return result["rps"]
+        done = max(result["rps"] * seconds, 1)
+        return {
+            "rps": result["rps"],
+            "cpu_ms": cpu * 1000 / done,
+            "generator_ms": (own_seconds() - own) * 1000 / done,
+        }
 
     return measure
 
@@ -389,18 +408,14 @@ def main() -> None:
         # This machine's speed drifts within minutes: the validation rate is
         # the median of four short runs, two before the storm, two after.
         measure = validation_meter(site, env_manage)
-        rates = [measure(4), measure(4)]
-        print(
-            "  passcode validations (16 clients): "
-            + ", ".join(f"{r:.0f}/s" for r in rates),
-            flush=True,
-        )
+        runs = [measure(4), measure(4)]
+        print(f"  passcode validations (16 clients): {shown(runs)}", flush=True)
         steps = run_loop(storm(site, key, devices, args, daphne_pids))
-        rates += [measure(4), measure(4)]
-        validations = statistics.median(rates)
+        runs += [measure(4), measure(4)]
+        validations = statistics.median(r["rps"] for r in runs)
         print(
-            f"  passcode validations after the storm: {rates[2]:.0f}/s, "
-            f"{rates[3]:.0f}/s; median of the four {validations:.0f}/s",
+            f"  passcode validations after the storm: {shown(runs[2:])}; "
+            f"median of the four {validations:.0f}/s",
             flush=True,
         )
     Path(spec).unlink()
