@@ -152,6 +152,7 @@ class Connection(asyncio.Protocol):
         self.transport = None
         self.buffer = b""
         self.answer = None  # the future of the request under way
+        self.lost = False  # the connection is gone
 
     async def open(self):
         loop = asyncio.get_running_loop()
@@ -182,7 +183,7 @@ class Connection(asyncio.Protocol):
         self.answer.set_result((int(lines[0].split()[1]), body))
 
     def connection_lost(self, exc):
-        self.closing = True
+        self.closing = self.lost = True
         if self.answer is not None and not self.answer.done():
             self.answer.set_exception(
                 exc or ConnectionResetError("the server closed the connection")
@@ -194,6 +195,8 @@ class Connection(asyncio.Protocol):
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         if key:
             head += f"Authorization: Bearer {key}\r\n"
+        if self.lost:  # between two requests: this one would wait forever
+            raise ConnectionResetError("the server closed the connection")
         self.answer = asyncio.get_running_loop().create_future()
         self.transport.write(head.encode() + b"\r\n" + body)
         return await self.answer

@@ -1,6 +1,7 @@
 """The benchmarks' keep-alive HTTP client (``bench.validate.Connection``):
 answers cut anywhere, several on one connection, "Connection: close" seen,
-and a server that hangs up mid-answer fails the request instead of hanging."""
+and a server that hangs up, mid-answer or between two requests, fails the
+request instead of leaving it waiting."""
 
 from __future__ import annotations
 
@@ -67,6 +68,22 @@ def test_a_server_hanging_up_mid_answer_fails_the_request():
         conn = Connection(port)
         await conn.open()
         try:
+            with pytest.raises(ConnectionResetError):
+                await asyncio.wait_for(conn.request("POST", "/x", b"{}"), 5)
+        finally:
+            server.close()
+
+    run(main())
+
+
+def test_a_request_on_a_connection_the_server_closed_between_requests_fails():
+    async def main():
+        server, port, _ = await serve([ANSWERS[1]], 1000)  # then hangs up
+        conn = Connection(port)
+        await conn.open()
+        try:
+            assert await conn.request("POST", "/x", b"{}") == (201, b"{}")
+            await asyncio.sleep(0.05)  # the hang-up arrives
             with pytest.raises(ConnectionResetError):
                 await asyncio.wait_for(conn.request("POST", "/x", b"{}"), 5)
         finally:
