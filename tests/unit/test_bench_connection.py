@@ -6,11 +6,20 @@ request instead of leaving it waiting."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench.loop import run
+from bench.loop import run as run_loop
 from bench.validate import Connection
+
+
+def run(main):
+    """Run ``main`` on the generator's loop, on a thread of its own: the
+    browser tests leave Playwright's event loop in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run_loop, main).result()
+
 
 ANSWERS = [
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
