@@ -27,15 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from bench.loop import run as run_loop  # noqa: E402
 from bench.server import (  # noqa: E402
     cpu_by_program,
     manage,
     programs_cpu,
     running_server,
-    server_cpu_during,
 )
-from bench.validate import run_scenario, validation_requests  # noqa: E402
+from bench.validate import measured_scenario, validation_requests  # noqa: E402
 from tests.production import Postgres, Production  # noqa: E402
 from tests.servers import free_port, start_redis, stop  # noqa: E402
 
@@ -48,13 +46,10 @@ def scenarios(shape, args) -> dict:
         ("validate", validate, accepted),
     ):
         before = programs_cpu()
-        result, cpu = server_cpu_during(
-            lambda make=make, check=check: run_loop(
-                run_scenario(port, args.seconds, args.concurrency, make, check, ssl)
-            )
+        result = measured_scenario(
+            port, args.seconds, args.concurrency, make, check, ssl
         )
         done = max(result["rps"] * args.seconds, 1)
-        result["cpu_ms"] = cpu * 1000 / done
         for program, seconds in cpu_by_program(before, programs_cpu()).items():
             result[f"ms {program}"] = seconds * 1000 / done
         results[name] = result

@@ -142,21 +142,18 @@ PROGRAMS = (  # what a command line holds -> the program it is counted as
 def programs_cpu() -> dict[int, tuple[str, float]]:
     """Each process's program (``PROGRAMS``; this one is "generator", any
     other "other") and the CPU seconds it has used so far."""
-    tick = os.sysconf("SC_CLK_TCK")
     seen = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
+        pid = int(entry.name)
         try:
-            stat = (entry / "stat").read_text()
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            used = sum(cpu_times(pid))
         except OSError:  # gone meanwhile
             continue
-        fields = stat.rsplit(")", 1)[1].split()
         name = next((n for key, n in PROGRAMS if key in command), "other")
-        if int(entry.name) == os.getpid():
-            name = "generator"
-        seen[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+        seen[pid] = ("generator" if pid == os.getpid() else name, used)
     return seen
 
 

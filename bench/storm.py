@@ -46,13 +46,12 @@ from bench.server import (  # noqa: E402
     manage,
     own_seconds,
     running_server,
-    server_cpu_during,
     server_pid,
 )
 from bench.stats import percentile  # noqa: E402
 from bench.validate import (  # noqa: E402
     Connection,
-    run_scenario,
+    measured_scenario,
     validation_requests,
 )
 from tests.device_client import Device  # noqa: E402
@@ -295,18 +294,7 @@ def validation_meter(site, env_manage):
     def measure(seconds: float) -> dict:
         """Validations/s, and the server's and the generator's CPU a
         validation (ms)."""
-        own = own_seconds()
-        result, cpu = server_cpu_during(
-            lambda: run_loop(
-                run_scenario(site["port"], seconds, 16, make, accepted, site["ssl"])
-            )
-        )
-        done = max(result["rps"] * seconds, 1)
-        return {
-            "rps": result["rps"],
-            "cpu_ms": cpu * 1000 / done,
-            "generator_ms": (own_seconds() - own) * 1000 / done,
-        }
+        return measured_scenario(site["port"], seconds, 16, make, accepted, site["ssl"])
 
     return measure
 

@@ -30,7 +30,9 @@ from bench.server import (  # noqa: E402
     context_switches,
     cpu_times,
     manage,
+    own_seconds,
     running_server,
+    server_cpu_during,
     server_pid,
 )
 from bench.stats import percentile  # noqa: E402
@@ -203,6 +205,21 @@ class Connection(asyncio.Protocol):
 
     def close(self):
         self.transport.close()
+
+
+def measured_scenario(port, seconds, concurrency, make_request, check, ssl=None):
+    """``run_scenario`` on the generator's loop, with the server's CPU (the
+    rest of the machine) and the generator's own, in ms a request."""
+    own = own_seconds()
+    result, cpu = server_cpu_during(
+        lambda: run_loop(
+            run_scenario(port, seconds, concurrency, make_request, check, ssl)
+        )
+    )
+    done = max(result["rps"] * seconds, 1)
+    result["cpu_ms"] = cpu * 1000 / done
+    result["generator_ms"] = (own_seconds() - own) * 1000 / done
+    return result
 
 
 async def run_scenario(port, seconds, concurrency, make_request, check, ssl=None):
