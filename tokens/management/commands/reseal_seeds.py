@@ -13,13 +13,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         count = seeds_reseal()
+        key = next(iter(seed_keys()))
         audit_record(
             action="seeds.reseal",
             outcome="success",
             actor="cli",
             resealed=count,
-            key=next(iter(seed_keys())),
+            key=key,
         )
-        self.stdout.write(
-            f"{count} sealed value(s) re-sealed with {next(iter(seed_keys()))}."
-        )
+        self.stdout.write(f"{count} sealed value(s) re-sealed with {key}.")
