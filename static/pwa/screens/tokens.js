@@ -127,15 +127,23 @@ function addButton() {
 // `extra`: notes shown under the notice (after an activation).
 // A background refresh (`onlyIf`: the server said something of a token)
 // keeps the notes the list was last shown with, for a minute.
+// A call that a later one has already painted over does not paint: a
+// background refresh still opening seeds when the user saves a name would
+// cover the saved name with the tokens it read before.
 let lasting = null;
+let calls = 0;
+let painted = 0; // the newest call that painted
 
 export async function showTokens({ focus = null, notice = null, onlyIf = null, extra = [] } = {}) {
+  const mine = ++calls;
+  const stale = () => mine < painted || (onlyIf && !onlyIf());
   if (notice || extra.some(Boolean)) lasting = { notice, extra, until: Date.now() + 60_000 };
   else if (onlyIf && lasting && Date.now() < lasting.until) ({ notice, extra } = lasting);
   else lasting = null;
   const records = (await store.allTokens()).sort((a, b) => a.createdAt - b.createdAt);
-  if (onlyIf && !onlyIf()) return;
+  if (stale()) return;
   if (!records.length) {
+    painted = mine;
     show({
       title: "Tessera Authenticator",
       id: "welcome",
@@ -166,7 +174,8 @@ export async function showTokens({ focus = null, notice = null, onlyIf = null, e
     }
     list.append(item);
   }
-  if (onlyIf && !onlyIf()) return;
+  if (stale()) return;
+  painted = mine;
   const notifications = h("div", { id: "notifications-slot" });
   show({
     title: "Tokens",
